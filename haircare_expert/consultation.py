@@ -1,0 +1,105 @@
+"""A consultation: profile in, explained advice out.
+
+:class:`Advisor` loads the rulebook and compiles the engine once; :meth:`Advisor.consult`
+runs one client and assembles the :class:`~haircare_expert.model.Consultation` that every
+report format, explanation and audit reads.
+"""
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+from jinja2 import StrictUndefined, TemplateError
+from jinja2.sandbox import SandboxedEnvironment
+
+from .engine import Engine
+from .errors import EngineError
+from .model import ADVICE_KINDS, Advice, Conflict, Consultation, Fact, Firing
+from .rulebook import Rule, Rulebook
+from .schedule import plan
+
+_KIND_RANK = {kind: i for i, kind in enumerate(ADVICE_KINDS)}
+# Rule text may show client values ("you use it {{ per_week }} times a week"); it is rendered in
+# a sandbox so a rule file can never reach Python objects.
+_TEXT_ENV = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
+
+
+@lru_cache(maxsize=None)
+def _text_template(text: str):
+    return _TEXT_ENV.from_string(text)
+
+
+def render_text(rule: Rule, text: str, bindings: dict) -> str:
+    if "{" not in text:
+        return text
+    values = {k: (", ".join(map(str, v)) if isinstance(v, tuple) else v) for k, v in bindings.items()}
+    try:
+        return _text_template(text).render(**values)
+    except TemplateError as exc:
+        raise EngineError(rule.location, f"rule {rule.id}: its text cannot be filled in: {exc}") from None
+
+
+class Advisor:
+    """The knowledge base compiled once, ready to advise any number of clients."""
+
+    def __init__(self, rulebook: Rulebook | None = None, extra_rules: Iterable[str] = ()):
+        self.rulebook = rulebook or Rulebook.load(extra_rules)
+        self.vocabulary = self.rulebook.vocabulary
+        self.engine = Engine(self.rulebook)
+
+    def consult_file(self, path: str | Path) -> Consultation:
+        """Advise the client described by a profile file (YAML or JSON)."""
+        client, facts = self.vocabulary.load_profile(path)
+        return self.consult_facts(client, facts)
+
+    def consult(self, profile: Any, where: str = "profile") -> Consultation:
+        """Advise the client described by a profile document (already parsed)."""
+        client, facts = self.vocabulary.profile_facts(profile, where)
+        return self.consult_facts(client, facts)
+
+    def consult_facts(self, client: dict, facts: Sequence[Fact]) -> Consultation:
+        """Advise from input facts directly (used by the interview and replay)."""
+        all_facts, trace = self.engine.run(facts)
+        return assemble(self.rulebook, client, all_facts, trace)
+
+
+def assemble(rulebook: Rulebook, client: dict, facts: list[Fact], trace: list[Firing]) -> Consultation:
+    """Turn the facts and firings of a run into advice, schedule, wash-day order and conflicts."""
+    advice: dict[tuple[str, str], Advice] = {}
+    schedule_entries = []
+    wash_steps = {}
+    conflicts: dict[str, Conflict] = {}
+    for firing in trace:
+        rule = rulebook.by_id[firing.rule]
+        schedule_entries.extend(rule.schedule)
+        for step in rule.wash_day:
+            wash_steps.setdefault(step.step, step.order)
+        if rule.conflict and rule.conflict["topic"] not in conflicts:
+            conflicts[rule.conflict["topic"]] = Conflict(rule=rule.id, **rule.conflict)
+        if rule.kind not in _KIND_RANK:
+            continue
+        text = render_text(rule, rule.advise, firing.bindings)
+        key = (rule.id, text)
+        if key in advice:
+            merged = advice[key].matched_facts
+            merged.extend(f for f in firing.facts if f not in merged)
+            continue
+        advice[key] = Advice(
+            rule=rule.id, kind=rule.kind, title=rule.title, text=text,
+            steps=[render_text(rule, s, firing.bindings) for s in rule.steps],
+            because=rule.because, sources=[dict(s) for s in rule.sources],
+            matched_facts=list(firing.facts), fired=firing.seq, salience=rule.salience)
+    ordered = sorted(advice.values(), key=lambda a: (_KIND_RANK[a.kind], -a.salience, a.rule, a.fired))
+    washes = next((f.fields.get("washes_per_week") for f in facts if f.type == "habits"), None)
+    return Consultation(
+        client={"name": client.get("name", ""), "consultant": client.get("consultant", ""),
+                "date": client.get("date", "")},
+        knowledge_base=rulebook.summary(),
+        advice=ordered,
+        schedule=plan(schedule_entries, washes),
+        wash_day_order=[step for step, _ in sorted(wash_steps.items(), key=lambda kv: (kv[1], kv[0]))],
+        conflicts=sorted(conflicts.values(), key=lambda c: c.topic),
+        facts=list(facts),
+        trace=list(trace),
+    )

@@ -1,0 +1,77 @@
+"""The one exception hierarchy of haircare-expert, and the exit codes the CLI maps it to.
+
+The library raises only these (or lets programming errors through); the CLI turns each into one
+line ``Error: <where>: <what>`` on stderr and the exit code named here.
+"""
+from __future__ import annotations
+
+from enum import IntEnum
+
+
+class ExitCode(IntEnum):
+    """Exit codes of the ``haircare`` command (documented in README.md)."""
+
+    OK = 0
+    CHANGED = 1          #: ``replay``/``rules test``: the outcome differs / a case failed
+    USAGE = 2            #: bad command-line usage (click's own code)
+    PROFILE = 3          #: a client profile or session file is invalid
+    RULES = 4            #: a rule file, the vocabulary or the source catalogue is invalid
+    NOT_FOUND = 5        #: a named file or rule does not exist or cannot be read
+    ENGINE = 6           #: inference failed (runaway rule cycle, engine fault)
+    REPORT = 7           #: a report could not be rendered or written
+    INTERNAL = 70        #: a bug in haircare-expert itself (run with --traceback and report it)
+    INTERRUPTED = 130    #: Ctrl-C
+
+
+class HaircareError(Exception):
+    """Base of every error the library raises on purpose.
+
+    ``where`` names the place (a file, ``file:line``, a rule id); ``what`` says what is wrong.
+    """
+
+    exit_code = ExitCode.ENGINE
+
+    def __init__(self, where: str, what: str):
+        super().__init__(f"{where}: {what}" if where else what)
+        self.where = where
+        self.what = what
+
+
+class ProfileError(HaircareError):
+    """Raised when a client profile or interview session is malformed or breaks the vocabulary."""
+
+    exit_code = ExitCode.PROFILE
+
+
+class RuleError(HaircareError):
+    """Raised when a rule file, the vocabulary or the source catalogue is invalid."""
+
+    exit_code = ExitCode.RULES
+
+
+class RuleErrors(RuleError):
+    """Raised when loading a rulebook finds several problems; ``problems`` lists them all."""
+
+    def __init__(self, problems: list[RuleError]):
+        first = problems[0]
+        more = f" (and {len(problems) - 1} more problem(s))" if len(problems) > 1 else ""
+        super().__init__(first.where, first.what + more)
+        self.problems = problems
+
+
+class NotFoundError(HaircareError):
+    """Raised when a named file, rule or product does not exist or cannot be read."""
+
+    exit_code = ExitCode.NOT_FOUND
+
+
+class EngineError(HaircareError):
+    """Raised when inference fails: a runaway rule cycle or a fault inside the engine."""
+
+    exit_code = ExitCode.ENGINE
+
+
+class ReportError(HaircareError):
+    """Raised when a report cannot be rendered (template error, missing PDF libraries) or written."""
+
+    exit_code = ExitCode.REPORT

@@ -1,0 +1,140 @@
+"""Plain data objects shared by every part: facts, firings, advice and the consultation result.
+
+Nothing here knows about experta, YAML or templates.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+#: Advice kinds in the order a report lists them (safety first).
+ADVICE_KINDS = ("referral", "warning", "recommendation", "how-to", "schedule", "note")
+#: The kind of a rule that only concludes derived facts and gives no advice of its own.
+DERIVE = "derive"
+RULE_KINDS = ADVICE_KINDS + (DERIVE,)
+#: The answer accepted for any question.
+UNKNOWN = "unknown"
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+@dataclass(frozen=True)
+class Fact:
+    """One fact: its type, its fields (lists frozen to tuples) and where it came from.
+
+    ``origin`` is ``profile:<path>`` for a client answer (``profile:routine[0]``), or
+    ``rule:<id>`` for a fact a rule concluded.
+    """
+
+    type: str
+    fields: dict[str, Any]
+    origin: str
+    id: str = ""
+
+    def key(self) -> tuple:
+        """Identity of the content: equal keys are the same fact (derived facts merge)."""
+        return (self.type, tuple(sorted((k, _typed(v)) for k, v in self.fields.items())))
+
+    def to_json(self) -> dict:
+        return {"id": self.id, "type": self.type,
+                "fields": {k: _plain(v) for k, v in self.fields.items()},
+                "origin": self.origin}
+
+
+def _typed(value):
+    # 3 == 3.0 == True in Python: keep the type in the identity so they never merge.
+    return (type(value).__name__, value)
+
+
+def _plain(value):
+    return list(value) if isinstance(value, tuple) else value
+
+
+@dataclass(frozen=True)
+class Firing:
+    """One rule firing: the sequence number, the facts matched, the bindings, the facts declared."""
+
+    seq: int
+    rule: str
+    facts: tuple[str, ...]
+    bindings: dict[str, Any]
+    declared: tuple[str, ...]
+    variant: int = 0
+
+    def to_json(self) -> dict:
+        return {"seq": self.seq, "rule": self.rule, "facts": list(self.facts),
+                "bindings": {k: _plain(v) for k, v in sorted(self.bindings.items())},
+                "declared": list(self.declared)}
+
+
+@dataclass
+class Advice:
+    """One line of advice, with the rule, the facts and the sources behind it."""
+
+    rule: str
+    kind: str
+    title: str
+    text: str
+    steps: list[str]
+    because: str
+    sources: list[dict]
+    matched_facts: list[str]
+    fired: int
+    salience: int = 0
+
+    def to_json(self) -> dict:
+        return {"rule": self.rule, "kind": self.kind, "title": self.title, "text": self.text,
+                "steps": list(self.steps), "because": self.because,
+                "sources": [dict(s) for s in self.sources],
+                "matched_facts": list(self.matched_facts), "fired": self.fired}
+
+
+@dataclass
+class Conflict:
+    """A topic on which the sources disagree, and which way the advice goes."""
+
+    topic: str
+    sources: list[str]
+    resolution: str
+    rule: str = ""
+
+    def to_json(self) -> dict:
+        return {"topic": self.topic, "sources": list(self.sources), "resolution": self.resolution}
+
+
+@dataclass
+class Consultation:
+    """Everything a report, an explanation or an audit needs about one consultation."""
+
+    client: dict
+    knowledge_base: dict
+    advice: list[Advice]
+    schedule: dict[str, list[str]]
+    wash_day_order: list[str]
+    conflicts: list[Conflict]
+    facts: list[Fact]
+    trace: list[Firing]
+    profile: dict = field(default_factory=dict)
+
+    SCHEMA = "haircare-advice/1"
+
+    def fact(self, fact_id: str) -> Fact:
+        for fact in self.facts:
+            if fact.id == fact_id:
+                return fact
+        raise KeyError(fact_id)
+
+    def fired_rules(self) -> set[str]:
+        return {firing.rule for firing in self.trace}
+
+    def to_json(self) -> dict:
+        return {
+            "schema": self.SCHEMA,
+            "client": dict(self.client),
+            "knowledge_base": dict(self.knowledge_base),
+            "advice": [a.to_json() for a in self.advice],
+            "schedule": {day: list(self.schedule.get(day, [])) for day in WEEKDAYS},
+            "wash_day_order": list(self.wash_day_order),
+            "conflicts": [c.to_json() for c in self.conflicts],
+            "facts": [f.to_json() for f in self.facts],
+            "trace": [t.to_json() for t in self.trace],
+        }

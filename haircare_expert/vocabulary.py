@@ -1,0 +1,264 @@
+"""The fact vocabulary (``facts/vocabulary.yaml``) and client profiles checked against it.
+
+A profile is turned into input facts, each with an origin such as ``profile:routine[1]``.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any, Iterable
+
+from . import yamlio
+from .errors import ProfileError, RuleError
+from .model import UNKNOWN, Fact
+
+FIELD_TYPES = ("choice", "set", "int", "bool", "text", "date")
+CLIENT_FIELDS = ("name", "consultant", "date")
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    """One field of a fact type: its type, allowed values or range."""
+
+    name: str
+    type: str
+    values: tuple = ()
+    min: int | None = None
+    max: int | None = None
+    required: bool = False
+    generated: bool = False
+
+    def allowed(self) -> str:
+        """The allowed values, in words, for an error message."""
+        if self.type in ("choice", "set"):
+            return ", ".join(self.values + (UNKNOWN,))
+        if self.type == "int":
+            return f"a whole number from {self.min} to {self.max}, or {UNKNOWN}"
+        if self.type == "bool":
+            return f"true, false or {UNKNOWN}"
+        if self.type == "date":
+            return f"a date (YYYY-MM-DD) or {UNKNOWN}"
+        return "text"
+
+    def accepts(self, value: Any) -> bool:
+        """Whether ``value`` (already normalised) is a legal value for this field."""
+        if value == UNKNOWN and self.type != "text":
+            return True
+        if self.type == "choice":
+            return value in self.values
+        if self.type == "set":
+            return isinstance(value, tuple) and all(v in self.values for v in value)
+        if self.type == "int":
+            return (isinstance(value, int) and not isinstance(value, bool)
+                    and self.min <= value <= self.max)
+        if self.type == "bool":
+            return isinstance(value, bool)
+        if self.type == "date":
+            return isinstance(value, str)
+        return isinstance(value, str)
+
+    def normalise(self, value: Any, where: str, path: str) -> Any:
+        """Check a raw profile value and return it frozen (sets become tuples)."""
+        def bad(what: str):
+            return ProfileError(where, f"{path}: {what}; allowed: {self.allowed()}")
+
+        if isinstance(value, str) and value.strip().lower() == UNKNOWN and self.type != "text":
+            return UNKNOWN
+        if self.type == "choice":
+            if not isinstance(value, str) or value not in self.values:
+                raise bad(f"{value!r} is not allowed")
+            return value
+        if self.type == "set":
+            if not isinstance(value, list):
+                raise bad(f"expected a list, got {_kind(value)} {value!r}")
+            seen: list = []
+            for item in value:
+                if not isinstance(item, str) or item not in self.values:
+                    raise bad(f"{item!r} is not allowed")
+                if item not in seen:
+                    seen.append(item)
+            return tuple(seen)
+        if self.type == "int":
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise bad(f"expected a whole number, got {_kind(value)} {value!r}")
+            if not self.min <= value <= self.max:
+                raise bad(f"{value} is out of range")
+            return value
+        if self.type == "bool":
+            if not isinstance(value, bool):
+                raise bad(f"expected true or false, got {_kind(value)} {value!r}")
+            return value
+        if self.type == "date":
+            if isinstance(value, _dt.datetime):
+                return value.date().isoformat()
+            if isinstance(value, _dt.date):
+                return value.isoformat()
+            if isinstance(value, str):
+                try:
+                    return _dt.date.fromisoformat(value).isoformat()
+                except ValueError:
+                    pass
+            raise bad(f"{value!r} is not a date")
+        if not isinstance(value, (str, int, float)) or isinstance(value, bool):
+            raise bad(f"expected text, got {_kind(value)}")
+        text = str(value)
+        if len(text) > 200:
+            raise ProfileError(where, f"{path}: text longer than 200 characters")
+        return text
+
+
+def _kind(value: Any) -> str:
+    if value is None:
+        return "nothing"
+    return {dict: "a mapping", list: "a list", str: "text", bool: "true/false",
+            int: "a number", float: "a number"}.get(type(value), type(value).__name__)
+
+
+@dataclass(frozen=True)
+class FactType:
+    """A fact type of the vocabulary: input (read from a profile section) or derived."""
+
+    name: str
+    fields: dict[str, FieldSpec]
+    derived: bool
+    describe: str = ""
+    section: str = ""
+    many: bool = False
+    list_field: str = ""
+
+
+class Vocabulary:
+    """The fact types, fields and values the rules and the profiles may use."""
+
+    def __init__(self, types: dict[str, FactType], version: Any = 1, source: str = ""):
+        self.types = types
+        self.version = version
+        self.source = source
+        self.sections = {t.section: t for t in types.values() if t.section}
+
+    # -- loading ---------------------------------------------------------------------------
+    @classmethod
+    def load(cls, path: str | Path | None = None) -> "Vocabulary":
+        """Load the vocabulary shipped with the package, or the one at ``path``."""
+        if path is None:
+            ref = resources.files("haircare_expert.facts") / "vocabulary.yaml"
+            where = "facts/vocabulary.yaml"
+            data = yamlio.loads(ref.read_text(encoding="utf-8"), where, RuleError)
+        else:
+            where = str(path)
+            data = yamlio.load_file(path, RuleError)
+        return cls.from_data(data, where)
+
+    @classmethod
+    def from_data(cls, data: Any, where: str) -> "Vocabulary":
+        if not isinstance(data, dict):
+            raise RuleError(where, "the vocabulary must be a mapping")
+        types: dict[str, FactType] = {}
+        for group, derived in (("input", False), ("derived", True)):
+            for name, spec in (data.get(group) or {}).items():
+                line = f"{where}:{(data.get(group)).line_of(name)}" if hasattr(data.get(group), "line_of") else where
+                if name in types:
+                    raise RuleError(line, f"fact type {name!r} is defined twice")
+                if not isinstance(spec, dict) or not isinstance(spec.get("fields"), dict):
+                    raise RuleError(line, f"fact type {name!r} needs a 'fields' mapping")
+                fields = {}
+                for fname, fspec in spec["fields"].items():
+                    ftype = (fspec or {}).get("type")
+                    if ftype not in FIELD_TYPES:
+                        raise RuleError(line, f"{name}.{fname}: type must be one of {', '.join(FIELD_TYPES)}")
+                    fields[fname] = FieldSpec(
+                        name=fname, type=ftype, values=tuple(fspec.get("values") or ()),
+                        min=fspec.get("min"), max=fspec.get("max"),
+                        required=bool(fspec.get("required", False)),
+                        generated=bool(fspec.get("generated", False)))
+                types[name] = FactType(
+                    name=name, fields=fields, derived=derived, describe=spec.get("describe", ""),
+                    section="" if derived else spec.get("section", name),
+                    many=bool(spec.get("many", False)), list_field=spec.get("list_field", ""))
+        return cls(types, data.get("version", 1), where)
+
+    # -- profiles ---------------------------------------------------------------------------
+    def load_profile(self, path: str | Path) -> tuple[dict, list[Fact]]:
+        """Read a profile file and return ``(client, input facts)``; raise ProfileError."""
+        data = yamlio.load_file(path, ProfileError)
+        return self.profile_facts(data, str(path))
+
+    def profile_facts(self, data: Any, where: str = "profile") -> tuple[dict, list[Fact]]:
+        """Validate a profile document and turn it into ``(client, input facts)``."""
+        if data is None:
+            raise ProfileError(where, "the profile is empty")
+        if not isinstance(data, dict):
+            raise ProfileError(where, f"a profile must be a mapping of sections, got {_kind(data)}")
+        allowed = ("client",) + tuple(self.sections)
+        client: dict = {}
+        facts: list[Fact] = []
+        for key, value in data.items():
+            at = _at(where, data, key)
+            if key == "client":
+                client = self._client(value, at, where)
+            elif key in self.sections:
+                facts.extend(self._section(self.sections[key], value, at, where))
+            else:
+                raise ProfileError(at, f"unknown section {key!r}; allowed: {', '.join(allowed)}")
+        return client, facts
+
+    def _client(self, value: Any, at: str, where: str) -> dict:
+        if value is None:
+            return {}
+        if not isinstance(value, dict):
+            raise ProfileError(at, f"client: expected a mapping, got {_kind(value)}")
+        client = {}
+        for key, raw in value.items():
+            key_at = _at(where, value, key)
+            if key not in CLIENT_FIELDS:
+                raise ProfileError(key_at, f"client.{key}: unknown field; allowed: {', '.join(CLIENT_FIELDS)}")
+            if raw is None:
+                continue
+            spec = FieldSpec(key, "date" if key == "date" else "text")
+            client[key] = spec.normalise(raw, key_at, f"client.{key}")
+        return client
+
+    def _section(self, ftype: FactType, value: Any, at: str, where: str) -> Iterable[Fact]:
+        section = ftype.section
+        if value is None:
+            return []
+        if ftype.list_field:
+            spec = ftype.fields[ftype.list_field]
+            return [Fact(ftype.name, {ftype.list_field: spec.normalise(value, at, section)},
+                         f"profile:{section}")]
+        if ftype.many:
+            if not isinstance(value, list):
+                raise ProfileError(at, f"{section}: expected a list of entries, got {_kind(value)}")
+            facts = []
+            for index, entry in enumerate(value):
+                entry_at = f"{where}:{entry.line}" if hasattr(entry, "line") else at
+                fields = self._fields(ftype, entry, entry_at, where, f"{section}[{index}]")
+                fields["entry"] = index
+                facts.append(Fact(ftype.name, fields, f"profile:{section}[{index}]"))
+            return facts
+        return [Fact(ftype.name, self._fields(ftype, value, at, where, section), f"profile:{section}")]
+
+    def _fields(self, ftype: FactType, value: Any, at: str, where: str, path: str) -> dict:
+        if not isinstance(value, dict):
+            raise ProfileError(at, f"{path}: expected a mapping, got {_kind(value)}")
+        fields: dict = {}
+        for key, raw in value.items():
+            key_at = _at(where, value, key)
+            spec = ftype.fields.get(key)
+            if spec is None or spec.generated:
+                names = [n for n, s in ftype.fields.items() if not s.generated]
+                raise ProfileError(key_at, f"{path}.{key}: unknown field; allowed: {', '.join(names)}")
+            if raw is None:
+                continue
+            fields[key] = spec.normalise(raw, key_at, f"{path}.{key}")
+        for name, spec in ftype.fields.items():
+            if spec.required and name not in fields:
+                raise ProfileError(at, f"{path}: {name} is required")
+        return fields
+
+
+def _at(where: str, mapping: Any, key: Any) -> str:
+    line = mapping.line_of(key) if hasattr(mapping, "line_of") else 0
+    return f"{where}:{line}" if line else where

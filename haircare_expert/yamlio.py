@@ -1,0 +1,143 @@
+"""Safe YAML (and JSON) reading that keeps line numbers and refuses duplicate keys.
+
+Only ``yaml.SafeLoader`` is used: nothing in a profile or rule file can build Python objects.
+Mappings come back as :class:`LineDict`, which remembers the line of each key so that errors can
+point at ``file:line``.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .errors import HaircareError, NotFoundError
+
+#: Refuse files larger than this: a profile or rule file is a few kilobytes.
+MAX_BYTES = 2 * 1024 * 1024
+#: Refuse documents nested deeper than this (a YAML bomb or a mistake, never real data).
+MAX_DEPTH = 20
+#: Refuse documents with more nodes than this once aliases are expanded (billion laughs).
+MAX_NODES = 200_000
+
+
+class LineDict(dict):
+    """A dict that knows the 1-based line of each of its keys (``lines``) and its own ``line``."""
+
+    line: int = 0
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.lines: dict[Any, int] = {}
+
+    def line_of(self, key: Any) -> int:
+        return self.lines.get(key, self.line)
+
+
+class _Loader(yaml.SafeLoader):
+    """SafeLoader that records lines, rejects duplicate keys and bounds expansion."""
+
+    def __init__(self, stream, error_cls):
+        super().__init__(stream)
+        self._error_cls = error_cls
+        self._nodes = 0
+
+    def construct_document(self, node):
+        self._check_shape(node, 0, set())
+        return super().construct_document(node)
+
+    def _check_shape(self, node, depth, active):
+        self._nodes += 1
+        if self._nodes > MAX_NODES:
+            raise yaml.YAMLError(f"document too large once aliases are expanded (over {MAX_NODES} nodes)")
+        if depth > MAX_DEPTH:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"nested deeper than {MAX_DEPTH} levels", node.start_mark)
+        if isinstance(node, yaml.SequenceNode):
+            for child in node.value:
+                self._check_shape(child, depth + 1, active)
+        elif isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                self._check_shape(key, depth + 1, active)
+                self._check_shape(value, depth + 1, active)
+
+    def construct_mapping(self, node, deep=False):
+        if not isinstance(node, yaml.MappingNode):  # pragma: no cover - SafeLoader guards this
+            return super().construct_mapping(node, deep=deep)
+        self.flatten_mapping(node)
+        result = LineDict()
+        result.line = node.start_mark.line + 1
+        for key_node, value_node in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            try:
+                hash(key)
+            except TypeError:
+                raise yaml.constructor.ConstructorError(
+                    None, None, "a mapping key must be a plain value", key_node.start_mark)
+            if key in result:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key {key!r}", key_node.start_mark)
+            result[key] = self.construct_object(value_node, deep=deep)
+            result.lines[key] = key_node.start_mark.line + 1
+        return result
+
+
+_Loader.add_constructor("tag:yaml.org,2002:map", lambda loader, node: loader.construct_mapping(node, deep=True))
+
+
+def _json_pairs(pairs):
+    result = LineDict()
+    for key, value in pairs:
+        if key in result:
+            raise ValueError(f"duplicate key {key!r}")
+        result[key] = value
+    return result
+
+
+def read_text(path: str | Path, error_cls: type[HaircareError]) -> str:
+    """Read a UTF-8 text file, turning every I/O and decoding problem into ``error_cls``."""
+    path = Path(path)
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read(MAX_BYTES + 1)
+    except FileNotFoundError:
+        raise NotFoundError(str(path), "no such file") from None
+    except IsADirectoryError:
+        raise NotFoundError(str(path), "is a directory, not a file") from None
+    except OSError as exc:
+        raise NotFoundError(str(path), f"cannot be read ({exc.strerror or exc})") from None
+    if len(data) > MAX_BYTES:
+        raise error_cls(str(path), f"file is larger than {MAX_BYTES // 1024} KiB")
+    if b"\x00" in data:
+        raise error_cls(str(path), "is a binary file, not YAML or JSON text")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise error_cls(str(path), f"is not UTF-8 text (bad byte at offset {exc.start})") from None
+
+
+def loads(text: str, where: str, error_cls: type[HaircareError]) -> Any:
+    """Parse YAML (JSON is YAML too, but ``.json`` files go through the json module)."""
+    if where.endswith(".json"):
+        try:
+            return json.loads(text, object_pairs_hook=_json_pairs)
+        except (ValueError, RecursionError) as exc:
+            raise error_cls(where, f"not valid JSON: {exc}") from None
+    loader = _Loader(text, error_cls)
+    try:
+        return loader.get_single_data()
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = f":{mark.line + 1}" if mark else ""
+        problem = exc.problem or exc.context or "syntax error"
+        raise error_cls(f"{where}{line}", f"not valid YAML: {problem}") from None
+    except (yaml.YAMLError, RecursionError) as exc:
+        raise error_cls(where, f"not valid YAML: {exc}") from None
+    finally:
+        loader.dispose()
+
+
+def load_file(path: str | Path, error_cls: type[HaircareError]) -> Any:
+    """Read and parse one YAML or JSON file."""
+    return loads(read_text(path, error_cls), str(path), error_cls)

@@ -1,0 +1,49 @@
+"""Shared fixtures: the shipped knowledge base compiled once, and tiny rule folders for tests."""
+from __future__ import annotations
+
+import textwrap
+from importlib import resources
+from pathlib import Path
+
+import pytest
+
+from haircare_expert.consultation import Advisor
+from haircare_expert.rulebook import Rulebook
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = sorted((ROOT / "facts" / "examples").glob("*.yaml"))
+SOURCES = (resources.files("haircare_expert.rules") / "sources.yaml").read_text(encoding="utf-8")
+
+
+@pytest.fixture(scope="session")
+def advisor() -> Advisor:
+    return Advisor()
+
+
+@pytest.fixture
+def rule_folder(tmp_path):
+    """Write rule files into a fresh folder that holds the source catalogue; return the folder."""
+    def make(files: dict[str, str], with_sources: bool = True) -> Path:
+        folder = tmp_path / "rules"
+        folder.mkdir(exist_ok=True)
+        if with_sources:
+            (folder / "sources.yaml").write_text(SOURCES, encoding="utf-8")
+        for name, text in files.items():
+            path = folder / name
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(textwrap.dedent(text), encoding="utf-8")
+        return folder
+    return make
+
+
+@pytest.fixture
+def mini_advisor(rule_folder):
+    """An Advisor over only the given rule files (the shipped rules left out)."""
+    def make(**files: str) -> Advisor:
+        folder = rule_folder({f"{name.replace('_', '-')}.yaml": text for name, text in files.items()})
+        return Advisor(Rulebook.load(shipped=folder))
+    return make
+
+
+def fired(consultation) -> list[str]:
+    return [firing.rule for firing in consultation.trace]

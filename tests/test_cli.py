@@ -1,0 +1,99 @@
+"""The command line: the JSON contract, reports to files, and one-line errors with documented exit codes."""
+import json
+import subprocess
+import sys
+from importlib.metadata import version
+
+import pytest
+from click.testing import CliRunner
+
+from haircare_expert.cli import main
+from haircare_expert.errors import ExitCode
+
+from conftest import EXAMPLES, ROOT
+
+EXAMPLE = ROOT / "facts" / "examples" / "dry-flaky-scalp.yaml"
+
+
+def run(*args, env=None):
+    return CliRunner().invoke(main, [str(a) for a in args], env=env)
+
+
+def test_advise_json_follows_the_contract():
+    result = run("advise", EXAMPLE, "--format", "json")
+    assert result.exit_code == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert list(data) == ["schema", "client", "knowledge_base", "advice", "schedule", "wash_day_order",
+                          "conflicts", "facts", "trace"]
+    assert data["schema"] == "haircare-advice/1"
+    assert data["client"] == {"name": "Ana Example", "consultant": "Sam Adviser", "date": "2026-11-22"}
+    kb = data["knowledge_base"]
+    assert kb["fingerprint"].startswith("sha256:") and kb["rules"] == len(kb["rule_hashes"]) and kb["version"]
+    assert list(data["schedule"]) == ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+    fact_ids = {f["id"] for f in data["facts"]}
+    for item in data["advice"]:
+        assert set(item) == {"rule", "kind", "title", "text", "steps", "because", "sources", "matched_facts", "fired"}
+        assert item["sources"] and item["because"]
+        assert set(item["matched_facts"]) <= fact_ids
+    for fact in data["facts"]:
+        assert set(fact) == {"id", "type", "fields", "origin"}
+        assert fact["origin"].startswith(("profile:", "rule:"))
+    for step in data["trace"]:
+        assert set(step) == {"seq", "rule", "facts", "bindings", "declared"}
+    kinds = [a["kind"] for a in data["advice"]]
+    order = ["referral", "warning", "recommendation", "how-to", "schedule", "note"]
+    assert kinds == sorted(kinds, key=order.index)
+
+
+def test_advise_writes_the_named_file_with_the_format_of_its_extension(tmp_path):
+    out = tmp_path / "advice.json"
+    result = run("advise", EXAMPLE, "-o", out)
+    assert result.exit_code == 0 and result.stdout == ""
+    assert json.loads(out.read_text())["schema"] == "haircare-advice/1"
+    txt = tmp_path / "advice.txt"
+    assert run("advise", EXAMPLE, "-o", txt).exit_code == 0
+    assert "Ana Example" in txt.read_text() and "not a medical diagnosis" in txt.read_text()
+
+
+@pytest.mark.parametrize("content, code, words", [
+    (None, ExitCode.NOT_FOUND, ["missing.yaml", "no such file"]),
+    ("hair: {type: frizzy}\n", ExitCode.PROFILE, ["bad.yaml:1", "hair.type", "'frizzy'", "straight"]),
+    ("hair: [\n", ExitCode.PROFILE, ["bad.yaml", "not valid YAML"]),
+])
+def test_errors_are_one_line_with_a_documented_code_and_no_output_file(tmp_path, content, code, words):
+    profile = tmp_path / ("missing.yaml" if content is None else "bad.yaml")
+    if content is not None:
+        profile.write_text(content)
+    out = tmp_path / "report.json"
+    result = run("advise", profile, "-o", out)
+    assert result.exit_code == code
+    assert result.stderr.startswith("Error: ") and result.stderr.count("\n") == 1
+    assert "Traceback" not in result.stderr
+    for word in words:
+        assert word in result.stderr
+    assert not out.exists() and list(tmp_path.iterdir()) == ([profile] if content is not None else [])
+
+
+def test_a_bad_rules_folder_is_reported_with_file_and_line(tmp_path):
+    (tmp_path / "mine.yaml").write_text("id: mine\ntitle: t\nkind: note\nwhen: [{fact: hair, colour: red}]\n"
+                                        "then: {advise: x}\nbecause: x\nsources: [{own: true, note: t}]\n")
+    result = run("advise", EXAMPLE, "--rules", tmp_path)
+    assert result.exit_code == ExitCode.RULES
+    assert f"{tmp_path / 'mine.yaml'}:4" in result.stderr and "colour" in result.stderr
+
+
+def test_version_matches_the_installed_distribution():
+    result = run("--version")
+    assert result.exit_code == 0 and version("haircare-expert") in result.stdout
+
+
+@pytest.mark.parametrize("command", [[], ["advise"]])
+def test_every_command_has_help(command):
+    result = run(*command, "--help")
+    assert result.exit_code == 0 and "Usage:" in result.stdout
+
+
+def test_python_dash_m_runs_from_another_directory(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "haircare_expert", "advise", str(EXAMPLES[0]), "--format", "txt"],
+                            capture_output=True, text=True, cwd=tmp_path)
+    assert result.returncode == 0 and "HAIR AND SCALP CARE ADVICE" in result.stdout
