@@ -1,0 +1,70 @@
+"""The example client profiles in facts/examples/ get the advice a consultant expects: the right rules, none of the wrong ones, referrals first, a sensible week."""
+from __future__ import annotations
+
+import pytest
+
+from conftest import EXAMPLES, ROOT
+
+from haircare_expert import yamlio
+from haircare_expert.errors import RuleError
+
+#: For each example (facts/expected.yaml, shared with `haircare rules test`): the referral that
+#: must open the advice (None: no referral at all), rules that must fire, rules that must stay silent.
+EXPECTED = yamlio.load_file(ROOT / "facts" / "expected.yaml", RuleError)
+
+
+def test_there_are_at_least_ten_examples_and_each_has_expectations():
+    names = {p.name for p in EXAMPLES}
+    assert len(names) >= 10
+    assert names == set(EXPECTED)
+    assert all({"first", "fires", "silent"} <= set(spec) for spec in EXPECTED.values())
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_example_gets_the_expected_advice(advisor, name):
+    spec = EXPECTED[name]
+    c = advisor.consult_file(ROOT / "facts" / "examples" / name)
+    fired = c.fired_rules()
+    assert sorted(set(spec["fires"]) - fired) == [], "expected rules did not fire"
+    assert sorted(set(spec["silent"]) & fired) == [], "rules fired that must stay silent"
+    referrals = [a for a in c.advice if a.kind == "referral"]
+    if spec["first"] is None:
+        assert referrals == []
+    else:
+        assert c.advice[0].rule == spec["first"]
+        assert [a.kind for a in c.advice[:len(referrals)]] == ["referral"] * len(referrals)
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_example_advice_reads_clean(advisor, name):
+    c = advisor.consult_file(ROOT / "facts" / "examples" / name)
+    texts = [a.text for a in c.advice]
+    assert len(texts) == len(set(texts)), "the same advice text is given twice"
+    assert all("{" not in t and "_" not in t for t in texts), "unfilled or raw values in the text"
+    assert c.advice[-1].rule == "cosmetic-advice-disclaimer"
+
+
+def _days(c, item):
+    return [day for day, items in c.schedule.items() if item in items]
+
+
+def test_the_week_of_a_scalp_client_follows_the_knowledge(advisor):
+    c = advisor.consult_file(ROOT / "facts" / "examples" / "oily-buildup.yaml")
+    assert len(_days(c, "Scalp serum")) == 3                       # 2-3 times a week
+    assert len(_days(c, "Scalp massage (a few minutes)")) == 7     # daily
+    assert len(_days(c, "Scalp scrub (before shampoo)")) == 1
+    assert len(_days(c, "Hair mask (instead of conditioner)")) == 2
+    order = c.wash_day_order
+    assert order.index(next(s for s in order if s.startswith("Scalp scrub"))) == 0
+    assert order.index(next(s for s in order if s.startswith("Shampoo"))) < \
+        order.index(next(s for s in order if s.startswith("Scalp serum")))
+
+
+def test_the_wash_day_order_puts_mask_then_moisture_then_serum(advisor):
+    c = advisor.consult_file(ROOT / "facts" / "examples" / "damaged-hair.yaml")
+    order = c.wash_day_order
+
+    def at(prefix):
+        return next(i for i, step in enumerate(order) if step.startswith(prefix))
+    assert at("Shampoo") < at("On mask days") < at("Leave-in conditioner or moisturiser") < at("Hair serum")
+    assert len(_days(c, "Hair serum (lengths only)")) in (2, 3)    # not daily

@@ -1,0 +1,269 @@
+"""The shipped knowledge base: every rule proven by its own cases, every atom of the knowledge checklist covered, safety and wording rules kept."""
+from __future__ import annotations
+
+import os
+import re
+
+import pytest
+
+from conftest import ROOT
+from haircare_expert.rulebook import Rulebook
+
+#: The knowledge checklist (../shared/KNOWLEDGE.md), one line each in our own words. Every atom
+#: must be covered by at least one rule tagged ``atom-<id>``; kept here so that the test runs from
+#: a clean clone without the shared folder.
+ATOMS = {
+    "a1": "scalp serum: concentrated care for the skin of the scalp, unlike hair serum and oil",
+    "a2": "hair serum: silicone/oil (or amino acid) liquid that protects and holds a style",
+    "a3": "hair mask: oil-and-protein treatment that nourishes, moisturises and repairs",
+    "a4": "serum and mask do different jobs; neither is best; a mask is not worn all day",
+    "a5": "the serum-vs-mask table can be generated from the rules (haircare compare)",
+    "b1": "a healthy scalp is clean and smooth, without flakes, redness or irritation",
+    "b2": "itching, soreness and heavy shedding are warning signs",
+    "b3": "a dry, flaky, itchy scalp is unhealthy; flakes on clothes mean act now",
+    "b4": "a clogged or extra-oily scalp is unhealthy too",
+    "b5": "dull, flat or limp hair: look at the scalp, it may lack hydration",
+    "b6": "a healthy scalp goes with healthy hair for every hair type",
+    "b7": "dandruff and dry scalp differ; the system does not invent how",
+    "b8": "thinning and breakage can start at the scalp",
+    "c1": "frizz or dryness: check shampoo and conditioner, heat protectant, leave-in",
+    "c2": "dry, flaky, itchy scalp or thinning: a scalp serum",
+    "c3": "nourish the scalp with a tea tree oil treatment",
+    "c4": "build-up: a clarifying scrub, and a scalp serum as a clarifying treatment",
+    "c5": "irritated scalp: soothing products (rosemary, cedar, sage, peppermint)",
+    "c6": "thinning and breakage: a volumizing serum with a scalp serum",
+    "c7": "learn the triggers of dryness and flakes and the helpful ingredients",
+    "c8": "daily scalp massage with finger pads or a massager",
+    "c9": "hair serum for frizz, straight sleek hair, curl definition and shine",
+    "c10": "hair serum first when heat styling",
+    "c11": "damaged hair: repair first, serum after",
+    "c12": "dry or damaged hair that needs nourishment: a hair mask",
+    "c13": "scalp care goes beyond a rinse every other day",
+    "d1": "the four steps for a scalp serum",
+    "d2": "the steps for a hair serum",
+    "d3": "the steps for a hair mask",
+    "e1": "scalp serum 2-3 times a week, results in weeks",
+    "e2": "hair serum not daily",
+    "e3": "hair mask frequency (the source calls it daily-safe)",
+    "e4": "scalp massage daily",
+    "e5": "the wash-day order: detox, rinse, mask, moisturise, serum",
+    "f1": "misuse: hair serum on the scalp or roots",
+    "f2": "misuse: hair serum every day",
+    "f3": "misuse: hair serum on dry hair",
+    "f4": "misuse: a serum that dries the hair or comes with shedding",
+    "f5": "misuse: hair mask left in or worn through the day",
+    "f6": "misuse: scalp serum rinsed out or used far too often",
+    "f7": "misuse: scalp serum on unwashed hair",
+    "f8": "misuse: no moisturising between mask and serum",
+    "x1": "sources disagree: hair serum on dry hair",
+    "x2": "sources disagree: hair mask on the scalp",
+    "x3": "sources disagree: masks side-effect free and daily-safe",
+    "h1": "red flags go to a dermatologist before any other advice",
+    "h2": "patch-test new products on a sensitive or reactive scalp",
+    "h3": "cosmetic wording and a disclaimer",
+}
+#: Rules with no conditions: they fire for everyone, so they cannot have a silent case.
+UNCONDITIONAL = {"cosmetic-advice-disclaimer"}
+SHIPPED = Rulebook.load()
+
+
+def _rule_cases():
+    for rule in SHIPPED.rules:
+        for key in ("fires", "silent"):
+            for index, case in enumerate(rule.examples.get(key) or []):
+                yield pytest.param(rule.id, key, case, id=f"{rule.id}-{key}{index}")
+
+
+def _texts(rule):
+    yield rule.title
+    yield rule.advise
+    yield from rule.steps
+    yield rule.because
+    if rule.conflict:
+        yield rule.conflict["topic"]
+        yield rule.conflict["resolution"]
+
+
+def test_the_knowledge_base_has_a_sensible_size():
+    assert 50 <= len(SHIPPED) <= 90
+
+
+@pytest.mark.parametrize("rule_id, key, case", list(_rule_cases()))
+def test_rule_example_fires_or_stays_silent(advisor, rule_id, key, case):
+    fired = advisor.consult(case).fired_rules()
+    assert (rule_id in fired) == (key == "fires"), f"{rule_id} should {'fire' if key == 'fires' else 'stay silent'} on {case}"
+
+
+@pytest.mark.parametrize("rule", SHIPPED.rules, ids=lambda r: r.id)
+def test_every_rule_has_a_firing_and_a_silent_case(rule):
+    assert rule.examples.get("fires"), f"{rule.id} has no 'fires' example"
+    if rule.id in UNCONDITIONAL:
+        assert not rule.when
+    else:
+        assert rule.examples.get("silent"), f"{rule.id} has no 'silent' example"
+
+
+def test_every_atom_of_the_checklist_is_covered_by_a_rule():
+    covered = {t[len("atom-"):] for r in SHIPPED.rules for t in r.tags if t.startswith("atom-")}
+    assert sorted(set(ATOMS) - covered) == []
+
+
+def test_atom_tags_name_real_atoms():
+    unknown = {(r.id, t) for r in SHIPPED.rules for t in r.tags
+               if t.startswith("atom-") and t[len("atom-"):] not in ATOMS}
+    assert unknown == set()
+
+
+def test_atom_list_matches_the_shared_checklist_when_it_is_there():
+    checklist = ROOT.parent / "shared" / "KNOWLEDGE.md"
+    if not checklist.is_file():
+        pytest.skip("../shared/KNOWLEDGE.md is not beside the repository")
+    ids = {m.lower() for m in re.findall(r"^- ([A-HX]\d+) ", checklist.read_text(encoding="utf-8"), re.M)}
+    assert ids == set(ATOMS)
+
+
+@pytest.mark.parametrize("rule", SHIPPED.rules, ids=lambda r: r.id)
+def test_every_rule_cites_a_source_section_or_is_marked_own(rule):
+    for ref in rule.sources:
+        assert ref.get("own") or (ref["source"] in SHIPPED.sources and ref["section"])
+    if rule.kind == "referral":   # the safety rules are the system's own (KNOWLEDGE H)
+        assert rule.own(), f"referral {rule.id} must be marked as the system's own"
+
+
+def test_every_misuse_in_the_checklist_is_a_warning():
+    for atom in (a for a in ATOMS if a.startswith("f")):
+        warnings = [r for r in SHIPPED.rules if f"atom-{atom}" in r.tags and r.kind == "warning"]
+        assert warnings, f"misuse {atom} has no warning rule"
+        assert all(w.advise and w.because for w in warnings)
+
+
+def test_every_recommended_product_comes_with_how_to_use_it():
+    how_to = {t.value for r in SHIPPED.rules if r.kind == "how-to" for variant in r.variants()
+              for p in variant if getattr(p, "type", "") == "recommend" for t in p.tests if t.op == "eq"}
+    for rule in SHIPPED.rules:
+        for decl in rule.declare:
+            if decl.type != "recommend":
+                continue
+            product = dict(decl.fields)["product"]
+            assert (product in how_to or rule.steps or "label" in rule.advise), \
+                f"{rule.id} recommends {product} but nothing says how to use it"
+
+
+def test_red_flag_rules_are_referrals_listed_before_everything_else(advisor):
+    c = advisor.consult({"scalp": {"symptoms": ["flaking", "pain_swelling"]},
+                         "hair": {"concerns": ["damage"]},
+                         "routine": [{"product": "hair_serum", "applied_to": ["roots"]}]})
+    kinds = [a.kind for a in c.advice]
+    assert kinds[0] == "referral" and c.advice[0].rule == "refer-pain-or-swelling"
+    assert kinds == sorted(kinds, key=["referral", "warning", "recommendation", "how-to", "schedule", "note"].index)
+
+
+@pytest.mark.parametrize("symptom", ["patchy_loss", "pain_swelling", "soreness", "rash",
+                                     "excessive_shedding", "persistent_symptoms"])
+def test_a_red_flag_holds_back_new_scalp_care_but_keeps_advice_for_the_lengths(advisor, symptom):
+    profile = {"scalp": {"symptoms": ["flaking", "buildup", "redness", symptom]},
+               "hair": {"concerns": ["thinning", "damage", "frizz"]}, "goals": ["growth"],
+               "habits": {"scalp_massage": "never"},
+               "routine": [{"product": "hair_serum", "applied_to": ["scalp"]}]}
+    c = advisor.consult(profile)
+    recommended = {f.fields["product"] for f in c.facts if f.type == "recommend"}
+    assert c.advice[0].kind == "referral"
+    assert recommended.isdisjoint({"scalp_serum", "scalp_scrub", "tea_tree_treatment",
+                                   "soothing_treatment", "volumizing_serum", "scalp_massage"})
+    assert {"hair_mask", "hair_serum"} <= recommended
+    assert {"red-flag-what-is-still-safe", "hair-serum-not-on-scalp"} <= c.fired_rules()
+    planned = {item for day in c.schedule.values() for item in day}
+    assert planned and not any(item.startswith(("Scalp", "Volumizing")) for item in planned)
+
+
+def test_without_a_red_flag_the_same_client_gets_scalp_care(advisor):
+    c = advisor.consult({"scalp": {"symptoms": ["flaking", "buildup"]},
+                         "hair": {"concerns": ["thinning"]}, "goals": ["growth"]})
+    recommended = {f.fields["product"] for f in c.facts if f.type == "recommend"}
+    assert {"scalp_serum", "scalp_scrub", "volumizing_serum", "scalp_massage"} <= recommended
+    assert not any(a.kind == "referral" for a in c.advice)
+
+
+def test_a_product_reaction_says_stop_that_product_and_never_recommends_it(advisor):
+    c = advisor.consult({"hair": {"concerns": ["frizz"], "type": "straight"},
+                         "routine": [{"product": "hair_serum", "reactions": ["itching"]}]})
+    first = c.advice[0]
+    assert first.rule == "refer-product-reaction" and "Stop using your hair serum" in first.text
+    assert "recommend-smoothing-hair-serum" not in c.fired_rules()
+    assert "patch-test-new-products" in c.fired_rules()
+
+
+@pytest.mark.parametrize("profile, topic, sources", [
+    ({"routine": [{"product": "hair_serum", "hair_state": "dry"}]},
+     "Hair serum on dry hair or on damp hair?", {"serum-vs-mask", "scalp-care"}),
+    ({"goals": ["shine"]}, "Hair serum on dry hair or on damp hair?", {"serum-vs-mask", "scalp-care"}),
+    ({"routine": [{"product": "hair_mask", "applied_to": ["scalp"]}]},
+     "Does a hair mask go on the scalp?", {"serum-vs-mask", "scalp-care"}),
+    ({"routine": [{"product": "hair_mask", "reactions": ["rash"]}]},
+     "Are hair masks free of side effects and safe every day?", {"serum-vs-mask"}),
+    ({"hair": {"concerns": ["damage"]}}, "Are hair masks free of side effects and safe every day?", {"serum-vs-mask"}),
+    ({"hair": {"concerns": ["flatness"]}}, "Scalp serum before or after shampoo?", {"scalp-care", "scalp-serum-routine"}),
+], ids=["x1-misuse", "x1-recommended", "x2-misuse", "x3-reaction", "x3-schedule", "x4-wash-day"])
+def test_where_the_sources_disagree_the_advice_says_which_way_we_go(advisor, profile, topic, sources):
+    data = advisor.consult(profile).to_json()
+    conflict = next(c for c in data["conflicts"] if c["topic"] == topic)
+    assert set(conflict["sources"]) == sources and conflict["resolution"]
+    cited = {s.get("source") for a in data["advice"] for s in a["sources"]}
+    assert sources <= cited
+
+
+def test_no_conflict_is_listed_when_the_topic_does_not_come_up(advisor):
+    assert advisor.consult({"scalp": {"symptoms": ["redness"]}}).conflicts == []
+
+
+FORBIDDEN_CLAIMS = re.compile(r"\b(treats?|treating|treated|cures?|cured|regrows?|regrowth|heals?|healing)\b", re.I)
+BRANDS = re.compile(r"\b(VEGAMOUR|GRO)\b", re.I)
+
+
+@pytest.mark.parametrize("rule", SHIPPED.rules, ids=lambda r: r.id)
+def test_rule_text_stays_cosmetic_and_names_no_brand(rule):
+    for text in _texts(rule):
+        assert not FORBIDDEN_CLAIMS.search(text), f"{rule.id}: medical claim in {text!r}"
+        assert not BRANDS.search(text), f"{rule.id}: brand name in {text!r}"
+
+
+def _words(text: str) -> list[str]:
+    return re.findall(r"[a-z0-9']+", text.lower())
+
+
+def test_rule_text_copies_no_run_of_nine_words_from_the_articles():
+    folder = ROOT.parent / "shared" / "sources"
+    if not folder.is_dir():
+        pytest.skip("../shared/sources is not beside the repository")
+    grams = set()
+    for path in folder.glob("*.txt"):
+        w = _words(path.read_text(encoding="utf-8"))
+        grams.update(tuple(w[i:i + 9]) for i in range(len(w) - 8))
+    copied = []
+    for path in sorted((ROOT / "rules").rglob("*.yaml")):
+        if path.name == "sources.yaml":   # the catalogue quotes article titles on purpose
+            continue
+        w = _words(path.read_text(encoding="utf-8"))
+        copied += [f"{path.name}: {' '.join(w[i:i + 9])}" for i in range(len(w) - 8) if tuple(w[i:i + 9]) in grams]
+    assert copied == []
+
+
+def atoms_table(rulebook: Rulebook) -> str:
+    """rules/ATOMS.md: each atom of the knowledge checklist and the rules that hold it."""
+    lines = ["# Knowledge checklist -> rules", "",
+             "Generated by tests/test_knowledge.py from the `atom-*` tags of the rules "
+             "(regenerate: `UPDATE_ATOMS=1 pytest tests/test_knowledge.py -k atoms_table`).", "",
+             "| atom | what | rules |", "| --- | --- | --- |"]
+    for atom, what in ATOMS.items():
+        ids = sorted(r.id for r in rulebook.rules if f"atom-{atom}" in r.tags)
+        lines.append(f"| {atom.upper()} | {what} | {', '.join(f'`{i}`' for i in ids)} |")
+    return "\n".join(lines) + "\n"
+
+
+def test_atoms_table_is_up_to_date():
+    path = ROOT / "rules" / "ATOMS.md"
+    table = atoms_table(SHIPPED)
+    if os.environ.get("UPDATE_ATOMS") == "1":
+        path.write_text(table, encoding="utf-8")
+    assert path.is_file() and path.read_text(encoding="utf-8") == table, \
+        "rules/ATOMS.md is stale: UPDATE_ATOMS=1 pytest tests/test_knowledge.py -k atoms_table"

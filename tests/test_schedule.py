@@ -1,0 +1,87 @@
+"""The weekly plan: wash days spread over the week, each item on the right kind of day, spaced apart and balanced, deterministically."""
+from __future__ import annotations
+
+import pytest
+
+from haircare_expert.rulebook import ScheduleEntry
+from haircare_expert.schedule import DEFAULT_WASHES, pick, plan, wash_days
+
+
+def entry(item, per_week, days="wash", order=50):
+    per = (per_week, per_week) if isinstance(per_week, int) else tuple(per_week)
+    return ScheduleEntry(item, per, days, order)
+
+
+def days_of(week, item):
+    return [day for day, items in week.items() if item in items]
+
+
+def gaps(days):
+    index = sorted(["mon", "tue", "wed", "thu", "fri", "sat", "sun"].index(d) for d in days)
+    return [b - a for a, b in zip(index, index[1:])] + [index[0] + 7 - index[-1]]
+
+
+@pytest.mark.parametrize("washes, expected", [(1, [0]), (2, [0, 3]), (3, [0, 2, 4]), (7, list(range(7)))])
+def test_wash_days_are_spread_over_the_week(washes, expected):
+    assert wash_days(washes) == expected
+
+
+def test_unknown_washes_assume_the_default():
+    assert wash_days("unknown") == wash_days(DEFAULT_WASHES)
+
+
+def test_daily_items_go_on_every_day_and_wash_items_only_on_wash_days():
+    week = plan([entry("Massage", 7, "daily"), entry("Leave-in", 7, "wash")], 3)
+    assert days_of(week, "Massage") == list(week)
+    assert days_of(week, "Leave-in") == ["mon", "wed", "fri"]
+
+
+def test_a_range_takes_as_many_wash_days_as_there_are_up_to_the_maximum():
+    assert len(days_of(plan([entry("Scalp serum", [2, 3])], 7), "Scalp serum")) == 3
+    assert len(days_of(plan([entry("Scalp serum", [2, 3])], 2), "Scalp serum")) == 2
+    assert len(days_of(plan([entry("Scalp serum", [2, 3])], 1), "Scalp serum")) == 1
+
+
+def test_twice_a_week_is_never_on_neighbouring_days():
+    for washes in range(2, 8):
+        chosen = days_of(plan([entry("Mask", 2)], washes), "Mask")
+        assert min(gaps(chosen)) >= 3, (washes, chosen)
+
+
+def test_low_frequency_items_are_spread_over_different_wash_days():
+    week = plan([entry("Scrub", 1, order=10), entry("Mask", 2, order=30), entry("Serum", 3, order=60)], 5)
+    assert set(days_of(week, "Scrub")).isdisjoint(days_of(week, "Mask"))
+    assert max(len(items) for items in week.values()) == 2
+
+
+def test_between_items_avoid_wash_days():
+    week = plan([entry("Oil", 2, "between")], 3)
+    assert set(days_of(week, "Oil")).isdisjoint(["mon", "wed", "fri"]) and len(days_of(week, "Oil")) == 2
+
+
+def test_any_items_fill_wash_days_first_then_the_others():
+    week = plan([entry("Spray", 4, "any")], 3)
+    assert {"mon", "wed", "fri"} <= set(days_of(week, "Spray")) and len(days_of(week, "Spray")) == 4
+
+
+def test_with_no_wash_day_a_wash_item_has_no_day():
+    week = plan([entry("Scalp serum", [2, 3]), entry("Massage", 7, "daily")], 0)
+    assert days_of(week, "Scalp serum") == [] and len(days_of(week, "Massage")) == 7
+
+
+def test_an_item_asked_for_twice_is_placed_once_in_order():
+    week = plan([entry("B", 1, order=20), entry("A", 1, order=10), entry("B", 3, order=90)], 3)
+    assert days_of(week, "A") == ["mon"]
+    assert days_of(week, "B") == ["wed"]      # once a week (its first request), on a free wash day
+
+
+def test_the_plan_is_deterministic():
+    entries = [entry("Scrub", 1, order=10), entry("Mask", [1, 2], order=31), entry("Serum", [2, 3], order=60),
+               entry("Massage", 7, "daily", 90)]
+    assert plan(entries, 4) == plan(list(reversed(entries)), 4)
+
+
+def test_pick_prefers_spacing_then_the_least_loaded_days():
+    assert pick([0, 1, 2, 4, 5], 2, [0] * 7) == [0, 4]
+    assert pick([0, 2, 4], 1, [1, 0, 0, 0, 1, 0, 0]) == [2]
+    assert pick([0, 2, 4], 5, [0] * 7) == [0, 2, 4]
