@@ -84,7 +84,9 @@ class Not:
     line: int = 0
 
     def describe(self) -> str:
-        return "no " + " together with ".join(p.describe() for p in self.body)
+        # "no red-flag fact", "no uses: product is hair_serum"
+        return "no " + " together with ".join(
+            f"{p.type} fact" if not p.tests else p.describe() for p in self.body)
 
 
 @dataclass(frozen=True)
