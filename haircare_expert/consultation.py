@@ -102,4 +102,5 @@ def assemble(rulebook: Rulebook, client: dict, facts: list[Fact], trace: list[Fi
         conflicts=sorted(conflicts.values(), key=lambda c: c.topic),
         facts=list(facts),
         trace=list(trace),
+        rulebook=rulebook,
     )

@@ -114,6 +114,9 @@ class Consultation:
     facts: list[Fact]
     trace: list[Firing]
     profile: dict = field(default_factory=dict)
+    #: The Rulebook that produced this result (not serialised): reports read source titles
+    #: and rule conditions from it. ``None`` for a result rebuilt from JSON.
+    rulebook: Any = field(default=None, repr=False, compare=False)
 
     SCHEMA = "haircare-advice/1"
 

@@ -1,7 +1,18 @@
-"""The view of a consultation that every report template reads (one place, every format)."""
+"""The view of a consultation that every report template reads (one place, every format).
+
+:func:`report_view` turns a :class:`~haircare_expert.model.Consultation` into plain data in the
+order the report prints it: the client, a summary, referrals and warnings, recommendations each
+paired with its how-to advice, the week, the wash-day order, notes, conflicts, the knowledge
+base, the disclaimer and an audit appendix. The templates only lay it out; every decision
+(pairing, wording of facts and sources, numbering) is made here, once, for all formats.
+"""
 from __future__ import annotations
 
-from .model import ADVICE_KINDS, WEEKDAYS, Consultation
+from typing import Any
+
+from .conditions import Pattern, Var
+from .model import WEEKDAYS, Advice, Consultation, Fact, Firing, UNKNOWN
+from .schedule import DEFAULT_WASHES, wash_days
 
 KIND_HEADINGS = {
     "referral": "See a doctor first",
@@ -10,6 +21,15 @@ KIND_HEADINGS = {
     "how-to": "How to use it",
     "schedule": "When to use it",
     "note": "Good to know",
+}
+#: The label printed on each advice block: words, so the meaning never rests on colour alone.
+KIND_LABELS = {
+    "referral": "See a doctor",
+    "warning": "Warning",
+    "recommendation": "Recommended",
+    "how-to": "How to",
+    "schedule": "Timing",
+    "note": "Note",
 }
 DAY_NAMES = dict(zip(WEEKDAYS, ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday",
                                 "Saturday", "Sunday")))
@@ -20,20 +40,360 @@ DISCLAIMER = (
     "or itching that has not improved after 4 to 6 weeks of care."
 )
 FINDING_TYPES = ("red-flag", "scalp-state", "hair-state", "need")
+NOT_GIVEN = "(not given)"
+#: How a fact field is named in words, where ``<type> <field>`` would read badly.
+FIELD_LABELS = {
+    ("goals", "wanted"): "goals",
+    ("uses", "applied_to"): "applied to",
+    ("uses", "hair_state"): "on hair that is",
+    ("uses", "per_week"): "used",
+    ("uses", "minutes_on"): "minutes left on",
+    ("uses", "rinsed_out"): "rinsed out",
+    ("uses", "washed_first"): "hair washed first",
+    ("uses", "reactions"): "reactions",
+    ("habits", "washes_per_week"): "washes",
+    ("habits", "heat_styling_per_week"): "heat styling",
+    ("habits", "scalp_massage"): "scalp massage",
+    ("red-flag", "reason"): "red flag",
+    ("scalp-state", "state"): "scalp state",
+    ("hair-state", "state"): "hair state",
+    ("need", "name"): "need",
+    ("recommend", "product"): "we recommend",
+}
 
 
-def _words(value) -> str:
+def words(value: Any) -> str:
+    """A fact value in words: ``scalp_serum`` -> ``scalp serum``, lists joined, booleans yes/no."""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, (tuple, list)):
+        return ", ".join(words(v) for v in value) if value else "none"
+    if value == UNKNOWN:
+        return "not known"
     return str(value).replace("_", " ")
 
 
-def report_view(c: Consultation) -> dict:
-    """Everything the templates show, ready to print (no logic left for the templates)."""
-    from .rulebook import Rulebook  # noqa: F401  (type only)
+def field_value(name: str, value: Any) -> str:
+    """A field value in words, with its unit where the name carries one (``3 times a week``)."""
+    text = words(value)
+    if value != UNKNOWN and not isinstance(value, bool) and isinstance(value, int):
+        if name == "per_week" or name.endswith("_per_week"):
+            return f"{text} time{'s' if value != 1 else ''} a week"
+        if name.startswith("minutes"):
+            return f"{text} minute{'s' if value != 1 else ''}"
+    return text
+
+
+def field_label(fact_type: str, name: str) -> str:
+    """The name of a fact field in words (``scalp``/``symptoms`` -> ``scalp symptoms``)."""
+    label = FIELD_LABELS.get((fact_type, name))
+    if label:
+        return label
+    name_words = name.replace("_", " ")
+    type_words = fact_type.replace("-", " ")
+    return name_words if name_words.startswith(type_words) else f"{type_words} {name_words}"
+
+
+def origin_words(origin: str) -> str:
+    """Where a fact came from, in words: ``profile:routine[0]`` -> ``your answer: routine, product 1``."""
+    if origin.startswith("profile:"):
+        path = origin[len("profile:"):]
+        if "[" in path and path.endswith("]"):
+            section, _, index = path[:-1].partition("[")
+            if index.isdigit():
+                return f"your answer: {section}, product {int(index) + 1}"
+        return f"your answer: {path}"
+    if origin.startswith("rule:"):
+        return f"concluded by rule {origin[len('rule:'):]}"
+    return origin
+
+
+def describe_fact(fact: Fact, only: set[str] | None = None) -> str:
+    """A fact in words with its origin: ``scalp symptoms: flaking, itching (your answer: scalp)``.
+
+    ``only`` limits the fields shown to those a rule tested (a routine entry always shows its
+    product, so the reader knows which one is meant).
+    """
+    names = [n for n in fact.fields if n != "entry"]
+    if only:
+        picked = [n for n in names if n in only or (fact.type == "uses" and n == "product")]
+        names = picked or names
+    if fact.type == "uses" and "product" in names:
+        rest = [n for n in names if n != "product"]
+        text = words(fact.fields["product"])
+        if rest:
+            text += "; " + "; ".join(f"{field_label(fact.type, n)}: {field_value(n, fact.fields[n])}" for n in rest)
+        text = "uses " + text
+    elif names:
+        text = "; ".join(f"{field_label(fact.type, n)}: {field_value(n, fact.fields[n])}" for n in names)
+    else:
+        text = fact.type.replace("-", " ")
+    return f"{text} ({origin_words(fact.origin)})"
+
+
+def _short_label(fact_type: str, name: str) -> str:
+    """A field label without its fact type (the row already names it): ``hair type`` -> ``type``."""
+    label = field_label(fact_type, name)
+    prefix = fact_type.replace("-", " ") + " "
+    return label[len(prefix):] if label.startswith(prefix) else label
+
+
+def _told(facts: list[Fact]) -> list[dict]:
+    """What the client told us, one short line per profile section."""
+    rows: list[dict] = []
+    routine: list[str] = []
+    for fact in facts:
+        if not fact.origin.startswith("profile:"):
+            continue
+        fields = {k: v for k, v in fact.fields.items() if k != "entry"}
+        if fact.type == "uses":
+            extra = [f"{field_label('uses', k)}: {field_value(k, v)}" for k, v in fields.items()
+                     if k in ("applied_to", "per_week", "reactions") and v not in ((), None)]
+            product = words(fields.get("product", "product"))
+            routine.append(product + (f" ({'; '.join(extra)})" if extra else ""))
+            continue
+        if fact.type == "goals":
+            value = words(fields.get("wanted", ()))
+        else:
+            value = "; ".join(f"{_short_label(fact.type, k)}: {field_value(k, v)}" for k, v in fields.items())
+        if value:
+            rows.append({"label": fact.type.replace("-", " ").capitalize(), "value": value})
+    if routine:
+        rows.append({"label": "Routine", "value": "; ".join(routine)})
+    return rows
+
+
+class _Sources:
+    """Source references in words, with titles from the rulebook's catalogue when it is known."""
+
+    def __init__(self, rulebook):
+        self.catalogue = getattr(rulebook, "sources", None) or {}
+        self.cited: dict[str, Any] = {}
+
+    def title(self, source_id: str) -> str:
+        entry = self.catalogue.get(source_id)
+        return entry.title if entry is not None and entry.title else source_id
+
+    def ref(self, ref: dict) -> dict:
+        if ref.get("own"):
+            note = " ".join(str(ref.get("note", "")).split()).rstrip(".")
+            return {"id": "own", "title": "Our own safety guidance", "section": note,
+                    "text": "Our own safety guidance" + (f": {note}" if note else ""),
+                    "short": "own guidance"}
+        sid = str(ref.get("source", ""))
+        section = str(ref.get("section", ""))
+        self.cited.setdefault(sid, self.catalogue.get(sid))
+        title = self.title(sid)
+        text = f"{title}, section \u201c{section}\u201d" if section else title
+        return {"id": sid, "title": title, "section": section, "text": text,
+                "short": f"{sid} \u00a7 {section}" if section else sid}
+
+    def grouped(self, refs: list[dict]) -> list[dict]:
+        """References of one advice line, one item per source with all its sections cited."""
+        groups: list[dict] = []
+        by_id: dict[str, dict] = {}
+        for ref in refs:
+            item = self.ref(ref)
+            if item["id"] == "own":
+                groups.append({**item, "sections": [item["section"]] if item["section"] else []})
+                continue
+            group = by_id.get(item["id"])
+            if group is None:
+                group = by_id[item["id"]] = {**item, "sections": []}
+                groups.append(group)
+            if item["section"] and item["section"] not in group["sections"]:
+                group["sections"].append(item["section"])
+        for group in groups:
+            if group["id"] != "own" and group["sections"]:
+                quoted = [f"\u201c{sec}\u201d" for sec in group["sections"]]
+                label = "section" if len(quoted) == 1 else "sections"
+                group["text"] = f"{group['title']}, {label} {_join(quoted)}"
+                group["short"] = f"{group['id']}: " + ", ".join(quoted)
+        return groups
+
+    def listing(self) -> list[dict]:
+        out = []
+        for sid in sorted(self.cited):
+            entry = self.cited[sid]
+            out.append({"id": sid, "title": self.title(sid),
+                        "publisher": getattr(entry, "publisher", "") or "",
+                        "url": getattr(entry, "url", "") or ""})
+        return out
+
+
+def _firings_of(advice: Advice, trace: list[Firing]) -> list[Firing]:
+    """The firings behind one advice line (a line merges firings that gave the same text)."""
+    matched = set(advice.matched_facts)
+    found = [f for f in trace if f.rule == advice.rule and set(f.facts) <= matched]
+    return found or [f for f in trace if f.seq == advice.fired]
+
+
+def _recommended_facts(advice: Advice, firings: list[Firing], facts: dict[str, Fact],
+                       by_key: dict, rule) -> set[str]:
+    """The ``recommend`` facts a recommendation declared (from the trace, or by content when an
+    equal fact was declared earlier by another rule and so merged)."""
+    ids = {fid for f in firings for fid in f.declared if fid in facts and facts[fid].type == "recommend"}
+    if rule is not None:
+        for firing in firings:
+            for decl in rule.declare:
+                if decl.type != "recommend":
+                    continue
+                fields = {name: (firing.bindings.get(value.name) if isinstance(value, Var) else value)
+                          for name, value in decl.fields}
+                fid = by_key.get(Fact(decl.type, fields, "").key())
+                if fid:
+                    ids.add(fid)
+    return ids
+
+
+def _tested_fields(rule, firing: Firing) -> list[set[str] | None]:
+    """For each fact a firing matched, the fields its pattern tested (None when unknown)."""
+    if rule is None:
+        return [None] * len(firing.facts)
+    try:
+        variant = rule.variants()[firing.variant]
+    except (IndexError, AttributeError):
+        return [None] * len(firing.facts)
+    patterns = [c for c in variant if isinstance(c, Pattern)]
+    out: list[set[str] | None] = []
+    for i in range(len(firing.facts)):
+        if i < len(patterns):
+            out.append({t.field for t in patterns[i].tests} or None)
+        else:
+            out.append(None)
+    return out
+
+
+class _Chain:
+    """Describes a matched fact; a concluded fact also names the answers it rests on."""
+
+    def __init__(self, facts: dict[str, Fact], trace: list[Firing], rules: dict):
+        self.facts = facts
+        self.rules = rules
+        self.by_declared = {fid: f for f in trace for fid in f.declared}
+        self._roots: dict[str, list[tuple[str, Any]]] = {}
+
+    def roots(self, fid: str, active: frozenset = frozenset()) -> list[tuple[str, Any]]:
+        """The client answers (fact id, fields tested) a concluded fact was derived from."""
+        if fid in self._roots:
+            return self._roots[fid]
+        firing = self.by_declared.get(fid)
+        if firing is None or fid in active:
+            return []
+        found: list[tuple[str, Any]] = []
+        tested = _tested_fields(self.rules.get(firing.rule), firing)
+        for child, only in zip(firing.facts, tested):
+            fact = self.facts.get(child)
+            if fact is None:
+                continue
+            if fact.origin.startswith("profile:"):
+                pairs = [(child, only)]
+            else:
+                pairs = self.roots(child, active | {fid})
+            for pair in pairs:
+                if pair[0] not in [p[0] for p in found]:
+                    found.append(pair)
+        self._roots[fid] = found
+        return found
+
+    def answers(self, fids: list[str]) -> list[str]:
+        """The client answers behind the concluded facts among ``fids``, each named once."""
+        direct = set(fids)
+        out: list[str] = []
+        seen: set[str] = set()
+        for fid in fids:
+            if not self.facts[fid].origin.startswith("rule:"):
+                continue
+            for root, only in self.roots(fid):
+                if root in direct or root in seen:
+                    continue
+                seen.add(root)
+                out.append(describe_fact(self.facts[root], only))
+        return out
+
+
+def report_view(c: Consultation, rulebook=None) -> dict:
+    """Everything the templates show, ready to print (no logic left for the templates).
+
+    ``rulebook`` (default: the one that produced the consultation) supplies source titles and
+    the fields each rule tested; without it, source ids and whole facts are shown instead.
+    """
+    rulebook = rulebook if rulebook is not None else c.rulebook
+    rules = getattr(rulebook, "by_id", {}) or {}
+    sources = _Sources(rulebook)
+    facts = {f.id: f for f in c.facts}
+    by_key = {f.key(): f.id for f in c.facts}
+
+    chain = _Chain(facts, c.trace, rules)
+
+    # -- advice entries, numbered in the order they are printed --------------------------
+    def entry(a: Advice) -> dict:
+        rule = rules.get(a.rule)
+        firings = _firings_of(a, c.trace)
+        matched: list[str] = []
+        seen: list[str] = []
+        for firing in firings:
+            for fid, only in zip(firing.facts, _tested_fields(rule, firing)):
+                if fid in seen or fid not in facts:
+                    continue
+                seen.append(fid)
+                matched.append(describe_fact(facts[fid], only))
+        origin = getattr(rule, "origin", "shipped")
+        return {"n": 0, "kind": a.kind, "label": KIND_LABELS.get(a.kind, a.kind),
+                "rule": a.rule, "title": a.title, "text": a.text, "steps": list(a.steps),
+                "because": a.because, "sources": [sources.ref(s) for s in a.sources],
+                "source_groups": sources.grouped(a.sources), "answers": chain.answers(seen),
+                "matched": matched, "origin": origin,
+                "origin_note": {"custom": "custom rule", "override": "custom rule replacing a shipped one"}.get(origin, ""),
+                "howtos": [], "shown_as": "", "advice": a}
+
+    entries = {id(a): entry(a) for a in c.advice}
+    alerts = [entries[id(a)] for a in c.advice if a.kind in ("referral", "warning")]
+    recs = [entries[id(a)] for a in c.advice if a.kind == "recommendation"]
+    howtos = [entries[id(a)] for a in c.advice if a.kind == "how-to"]
+    timing = [entries[id(a)] for a in c.advice if a.kind == "schedule"]
+    notes = [entries[id(a)] for a in c.advice if a.kind == "note"]
+    # Known kinds only above; anything else (a future kind) is printed with the notes.
+    notes += [entries[id(a)] for a in c.advice if a.kind not in KIND_LABELS]
+
+    # Pair each recommendation with the how-to advice that matched the fact it declared.
+    claimed: set[int] = set()
+    for rec in recs:
+        a = rec["advice"]
+        declared = _recommended_facts(a, _firings_of(a, c.trace), facts, by_key, rules.get(a.rule))
+        if not declared:
+            continue
+        for how in howtos:
+            if id(how) in claimed:
+                continue
+            if declared & set(how["advice"].matched_facts):
+                rec["howtos"].append(how)
+                claimed.add(id(how))
+    other_howtos = [h for h in howtos if id(h) not in claimed]
+
+    # Disclaimer notes are folded into the disclaimer printed at the end.
+    disclaimer_notes = [n for n in notes if "disclaimer" in n["rule"]
+                        or "disclaimer" in getattr(rules.get(n["rule"]), "tags", ())]
+    notes = [n for n in notes if n not in disclaimer_notes]
+    for n in disclaimer_notes:
+        n["shown_as"] = "printed as the disclaimer"
+
+    printed: list[dict] = []
+    for e in alerts:
+        printed.append(e)
+    for rec in recs:
+        printed.append(rec)
+        printed.extend(rec["howtos"])
+    printed += other_howtos + timing + notes + disclaimer_notes
+    for number, e in enumerate(printed, 1):
+        e["n"] = number
+
+    # -- summary ----------------------------------------------------------------------------
     findings: dict[str, list[str]] = {}
     for fact in c.facts:
         if fact.type in FINDING_TYPES:
             value = next(iter(fact.fields.values()), "")
-            findings.setdefault(fact.type, []).append(_words(value))
+            findings.setdefault(fact.type, []).append(words(value))
     summary = []
     if findings.get("red-flag"):
         summary.append("Signs that need a doctor: " + ", ".join(findings["red-flag"]) + ".")
@@ -45,31 +405,78 @@ def report_view(c: Consultation) -> dict:
         summary.append("Your routine needs: " + ", ".join(findings["need"]) + ".")
     if not summary:
         summary.append("Nothing in your answers calls for a change of routine.")
-    groups = []
-    for kind in ADVICE_KINDS:
-        items = [a for a in c.advice if a.kind == kind]
-        if items:
-            groups.append({"kind": kind, "heading": KIND_HEADINGS[kind], "entries": items})
-    fact_index = {f.id: f for f in c.facts}
+    counts = []
+    for kind, one, many in (("referral", "referral to a doctor", "referrals to a doctor"),
+                            ("warning", "habit to change", "habits to change"),
+                            ("recommendation", "product or practice to add", "products or practices to add")):
+        n = sum(1 for a in c.advice if a.kind == kind)
+        if n:
+            counts.append(f"{n} {one if n == 1 else many}")
+    if counts:
+        summary.append("This report has " + _join(counts) + ".")
+
+    # -- week -------------------------------------------------------------------------------
+    habits = next((f for f in c.facts if f.type == "habits"), None)
+    washes = habits.fields.get("washes_per_week") if habits else None
+    known = isinstance(washes, int) and not isinstance(washes, bool)
+    wash = set(wash_days(washes))
+    week = [{"key": d, "name": DAY_NAMES[d], "short": DAY_NAMES[d][:3],
+             "items": list(c.schedule.get(d, [])), "wash": i in wash}
+            for i, d in enumerate(WEEKDAYS)]
+    has_schedule = any(c.schedule.get(d) for d in WEEKDAYS)
+    if known:
+        wash_note = f"Wash days are spread over the week for {washes} wash{'es' if washes != 1 else ''} a week."
+    else:
+        wash_note = f"You did not say how often you wash; the plan assumes {DEFAULT_WASHES} wash days."
+
+    # -- knowledge base ---------------------------------------------------------------------
+    kb = dict(c.knowledge_base)
+    custom_lines = []
+    custom = kb.get("custom") or {}
+    if custom:
+        folders = custom.get("folders") or []
+        if folders:
+            custom_lines.append("Custom rule folder(s): " + ", ".join(map(str, folders)) + ".")
+        if custom.get("added"):
+            custom_lines.append("Rules added by the custom folder(s): " + ", ".join(custom["added"]) + ".")
+        if custom.get("overrides"):
+            custom_lines.append("Shipped rules replaced by custom ones: " + ", ".join(custom["overrides"]) + ".")
+    fingerprint = str(kb.get("fingerprint", ""))
+
+    conflicts = [{"topic": x.topic, "sources": [sources.title(s) for s in x.sources],
+                  "source_ids": list(x.sources), "resolution": x.resolution, "rule": x.rule}
+                 for x in c.conflicts]
+    for x in c.conflicts:
+        for sid in x.sources:
+            sources.cited.setdefault(sid, sources.catalogue.get(sid))
+
+    client = {k: (str(c.client.get(k) or "") or NOT_GIVEN) for k in ("name", "consultant", "date")}
     return {
         "c": c,
-        "client": c.client,
-        "kb": c.knowledge_base,
+        "client": client,
+        "told": _told(c.facts),
+        "kb": {"version": kb.get("version", ""), "fingerprint": fingerprint,
+               "short_fingerprint": fingerprint[:19], "rules": kb.get("rules", 0),
+               "custom": bool(custom), "custom_lines": custom_lines},
         "summary": summary,
-        "groups": groups,
-        "advice": c.advice,
-        "week": [{"key": d, "name": DAY_NAMES[d], "items": c.schedule.get(d, [])} for d in WEEKDAYS],
-        "has_schedule": any(c.schedule.get(d) for d in WEEKDAYS),
-        "wash_day_order": c.wash_day_order,
-        "conflicts": c.conflicts,
-        "facts": fact_index,
+        "alerts": alerts,
+        "recommendations": recs,
+        "other_howtos": other_howtos,
+        "timing": timing,
+        "notes": notes,
+        "printed": printed,
+        "week": week,
+        "has_schedule": has_schedule,
+        "wash_note": wash_note,
+        "wash_day_order": list(c.wash_day_order),
+        "conflicts": conflicts,
+        "cited_sources": sources.listing(),
         "disclaimer": DISCLAIMER,
-        "source_label": source_label,
+        "headings": KIND_HEADINGS,
     }
 
 
-def source_label(ref: dict) -> str:
-    """A source reference in words: 'serum-vs-mask, "How to apply hair serum?"'."""
-    if ref.get("own"):
-        return "Our own safety guidance: " + ref.get("note", "")
-    return f'{ref["source"]}, "{ref["section"]}"'
+def _join(items: list[str]) -> str:
+    if len(items) <= 1:
+        return "".join(items)
+    return ", ".join(items[:-1]) + " and " + items[-1]
