@@ -3,20 +3,25 @@
 The library API: :class:`Advisor` (knowledge base compiled once, ``consult*`` per client),
 :class:`Rulebook`, :class:`Vocabulary`, :func:`render` and the :class:`HaircareError` hierarchy.
 """
-from importlib.metadata import PackageNotFoundError, version as _version
-
-try:
-    __version__ = _version("haircare-expert")
-except PackageNotFoundError:  # pragma: no cover - running from a checkout that is not installed
-    __version__ = "0.0.0+unknown"
-
-from .errors import HaircareError  # noqa: E402
+from .errors import HaircareError
 
 __all__ = ["__version__", "HaircareError", "Advisor", "Rulebook", "Vocabulary", "render"]
 
 
+def _package_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+    try:
+        return version("haircare-expert")
+    except PackageNotFoundError:  # pragma: no cover - running from a checkout that is not installed
+        return "0.0.0+unknown"
+
+
 def __getattr__(name):
-    # Lazy, so `haircare --version` and error paths do not pay for experta and Jinja imports.
+    # Lazy, so `haircare --version` and error paths do not pay for experta and Jinja imports,
+    # and no command pays for importlib.metadata (about 25 ms) unless it shows the version.
+    if name == "__version__":
+        globals()["__version__"] = found = _package_version()
+        return found
     if name == "Advisor":
         from .consultation import Advisor
         return Advisor

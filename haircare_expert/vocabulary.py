@@ -112,8 +112,11 @@ class FieldSpec:
 def _kind(value: Any) -> str:
     if value is None:
         return "nothing"
-    return {dict: "a mapping", list: "a list", str: "text", bool: "true/false",
-            int: "a number", float: "a number"}.get(type(value), type(value).__name__)
+    for kind, words in ((bool, "true/false"), (dict, "a mapping"), (list, "a list"), (str, "text"),
+                        ((int, float), "a number")):
+        if isinstance(value, kind):
+            return words
+    return type(value).__name__
 
 
 @dataclass(frozen=True)
@@ -231,6 +234,9 @@ class Vocabulary:
         if ftype.many:
             if not isinstance(value, list):
                 raise ProfileError(at, f"{section}: expected a list of entries, got {_kind(value)}")
+            cap = ftype.fields["entry"].max + 1 if "entry" in ftype.fields else None
+            if cap is not None and len(value) > cap:
+                raise ProfileError(at, f"{section}: {len(value)} entries; at most {cap} are accepted")
             facts = []
             for index, entry in enumerate(value):
                 entry_at = f"{where}:{entry.line}" if hasattr(entry, "line") else at

@@ -35,7 +35,12 @@ class LineDict(dict):
         return self.lines.get(key, self.line)
 
 
-class _Loader(yaml.SafeLoader):
+# The C parser (libyaml) when PyYAML has it: the pure-Python one was most of a cold start. Both
+# build nodes with marks, and the construction below (safe types only) is the same Python code.
+_BaseLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _Loader(_BaseLoader):
     """SafeLoader that records lines, rejects duplicate keys and bounds expansion."""
 
     def __init__(self, stream, error_cls):
@@ -133,6 +138,8 @@ def loads(text: str, where: str, error_cls: type[HaircareError]) -> Any:
         problem = exc.problem or exc.context or "syntax error"
         raise error_cls(f"{where}{line}", f"not valid YAML: {problem}") from None
     except (yaml.YAMLError, RecursionError) as exc:
+        raise error_cls(where, f"not valid YAML: {exc}") from None
+    except (ValueError, OverflowError) as exc:  # e.g. an impossible date such as 2026-13-45
         raise error_cls(where, f"not valid YAML: {exc}") from None
     finally:
         loader.dispose()

@@ -103,3 +103,10 @@ def test_billion_laughs_is_refused(vocab, tmp_path):
         lines.append(f"a{i}: &a{i} [" + ", ".join([f"*a{i-1}"] * 10) + "]")
     with pytest.raises(ProfileError, match="too large|nested"):
         vocab.load_profile(write(tmp_path, "\n".join(lines) + "\n"))
+
+
+def test_a_routine_longer_than_the_vocabulary_allows_is_refused(vocab):
+    cap = vocab.types["uses"].fields["entry"].max + 1
+    assert len(vocab.profile_facts({"routine": [{"product": "shampoo"}] * cap})[1]) == cap
+    with pytest.raises(ProfileError, match=f"at most {cap}"):
+        vocab.profile_facts({"routine": [{"product": "shampoo"}] * (cap + 1)})

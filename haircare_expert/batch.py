@@ -1,0 +1,270 @@
+"""Many profiles at once: JSON lines in, one contract JSON per line out, in input order.
+
+Each input line is one profile as a JSON object (blank lines are skipped, but still counted so
+errors name the right line). Each output line is the consultation JSON of ``haircare advise
+--format json`` (the ``haircare-advice/1`` contract), compact, in the order of the input.
+
+A bad line stops the batch: the error names ``FILE:LINE`` (the first bad line of the file) and no
+output file is left behind, because the output is written to a temporary file beside it and
+renamed only when every line has succeeded. Fix the line (or take it out) and run again.
+
+With ``jobs > 1`` the lines are cut into chunks and advised in worker processes; the pool
+initializer gives each worker one Advisor (inherited from the parent where processes fork, built
+from the rule folders where they are spawned). Results are written in input order.
+"""
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+import signal
+import tempfile
+from collections import deque
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from itertools import islice
+from pathlib import Path
+from typing import Callable, Iterable, Iterator, Sequence
+
+from . import yamlio
+from .errors import HaircareError, NotFoundError, ProfileError, ReportError
+
+#: Lines handed to a worker at a time: large enough to amortise the inter-process traffic.
+CHUNK = 250
+
+
+@dataclass
+class BatchResult:
+    """What a batch did: the number of profiles advised (one output line each)."""
+
+    profiles: int
+
+
+def count_lines(path: str | Path) -> int:
+    """The number of lines in ``path`` (for a progress bar), read in binary blocks."""
+    count = 0
+    last = b"\n"
+    with _open(path) as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            count += block.count(b"\n")
+            last = block[-1:]
+    return count + (last != b"\n")
+
+
+def _open(path: str | Path):
+    try:
+        return open(path, "rb")
+    except FileNotFoundError:
+        raise NotFoundError(str(path), "no such file") from None
+    except IsADirectoryError:
+        raise NotFoundError(str(path), "is a directory, not a file") from None
+    except OSError as exc:
+        raise NotFoundError(str(path), f"cannot be read ({exc.strerror or exc})") from None
+
+
+def read_lines(path: str | Path) -> Iterator[tuple[int, bytes]]:
+    """(line number, raw line) for every non-blank line of ``path``.
+
+    A line longer than a profile file may be (``yamlio.MAX_BYTES``) is an error, found without
+    reading all of it.
+    """
+    with _open(path) as handle:
+        number = 0
+        while raw := handle.readline(yamlio.MAX_BYTES + 1):
+            number += 1
+            if len(raw) > yamlio.MAX_BYTES:
+                raise ProfileError(f"{path}:{number}", f"line is longer than {yamlio.MAX_BYTES // 1024} KiB")
+            if number == 1 and raw.startswith(b"\xef\xbb\xbf"):   # a UTF-8 byte-order mark
+                raw = raw[3:]
+            if raw.strip():
+                yield number, raw
+
+
+def parse_line(raw: bytes, where: str):
+    """One input line as a parsed profile document; ProfileError naming ``where`` otherwise."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ProfileError(where, f"is not UTF-8 text (bad byte at offset {exc.start})") from None
+    try:
+        return json.loads(text, object_pairs_hook=yamlio._json_pairs)
+    except (ValueError, RecursionError) as exc:
+        raise ProfileError(where, f"not a JSON profile: {exc}") from None
+
+
+def advise_line(advisor, raw: bytes, where: str) -> str:
+    """The compact contract JSON for one input line."""
+    consultation = advisor.consult(parse_line(raw, where), where)
+    return json.dumps(consultation.to_json(), ensure_ascii=False, separators=(",", ":"),
+                      check_circular=False)   # plain data from to_json(): no cycles to look for
+
+
+def _rebuild(cls: type, where: str, what: str) -> HaircareError:
+    """An error of class ``cls`` (so the same exit code) with a new place and message."""
+    error = cls.__new__(cls)
+    HaircareError.__init__(error, where, what)
+    return error
+
+
+def _advise_chunk(advisor, name: str, chunk: Sequence[tuple[int, bytes]]) -> list[str]:
+    out = []
+    for number, raw in chunk:
+        where = f"{name}:{number}"
+        try:
+            out.append(advise_line(advisor, raw, where))
+        except HaircareError as exc:
+            if exc.where == where or exc.where.startswith(where + ":"):
+                raise
+            # An error that names a rule (a runaway cycle) must still say which line.
+            raise _rebuild(type(exc), where, str(exc)) from None
+    return out
+
+
+# -- worker processes ---------------------------------------------------------------------------
+_WORKER: dict = {}
+
+
+def _init_worker(rules_dirs: tuple, advisor=None) -> None:
+    """Pool initializer: one Advisor per worker process, the knowledge base compiled once.
+
+    Ctrl-C is left to the parent, which stops the batch (workers would each print a traceback).
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _WORKER.clear()
+    try:
+        if advisor is None:
+            from .consultation import Advisor
+            advisor = Advisor(extra_rules=rules_dirs)
+        _WORKER["advisor"] = advisor
+    except HaircareError as exc:
+        _WORKER["error"] = (type(exc), exc.where, exc.what)
+
+
+def _work(name: str, chunk: list[tuple[int, bytes]]):
+    """Advise one chunk in a worker: (last line number, profiles, output text, error). The
+    output comes back as one string (cheap to pass between processes); an error comes back as
+    data, because our errors do not pickle (their constructor takes two arguments)."""
+    last = chunk[-1][0]
+    if "error" in _WORKER:
+        return last, 0, "", _WORKER["error"]
+    try:
+        out = _advise_chunk(_WORKER["advisor"], name, chunk)
+    except HaircareError as exc:
+        return last, 0, "", (type(exc), exc.where, exc.what)
+    return last, len(out), "".join(line + "\n" for line in out), None
+
+
+def _chunks(lines: Iterable[tuple[int, bytes]], size: int) -> Iterator[list[tuple[int, bytes]]]:
+    iterator = iter(lines)
+    while chunk := list(islice(iterator, size)):
+        yield chunk
+
+
+def _parallel(name: str, lines, jobs: int, advisor, rules_dirs: tuple,
+              chunk: int) -> Iterator[tuple[int, int, str]]:
+    """(last line number, profiles, output text) per chunk, advised in ``jobs`` processes and
+    yielded in input order, with a few chunks in flight per worker."""
+    if "fork" in multiprocessing.get_all_start_methods():
+        # A forked worker inherits the compiled Advisor (initargs are not pickled under fork).
+        context, initargs = multiprocessing.get_context("fork"), (rules_dirs, advisor)
+    else:
+        context, initargs = None, (rules_dirs, None)
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=context, initializer=_init_worker,
+                             initargs=initargs) as pool:
+        pending: deque = deque()
+        chunks = _chunks(lines, chunk)
+        try:
+            for part in chunks:
+                pending.append(pool.submit(_work, name, part))
+                if len(pending) >= jobs * 3:
+                    yield _result(pending.popleft())
+            while pending:
+                yield _result(pending.popleft())
+        finally:
+            for future in pending:
+                future.cancel()
+
+
+def _result(future) -> tuple[int, int, str]:
+    last, count, text, error = future.result()
+    if error is not None:
+        raise _rebuild(*error)
+    return last, count, text
+
+
+def _sequential(name: str, lines, advisor, chunk: int) -> Iterator[tuple[int, int, str]]:
+    for part in _chunks(lines, chunk):
+        out = _advise_chunk(advisor, name, part)
+        yield part[-1][0], len(out), "".join(line + "\n" for line in out)
+
+
+def run(source: str | Path, output: str | Path, *, advisor=None, rules_dirs: Sequence[str] = (),
+        jobs: int = 1, progress: Callable[[int], None] | None = None,
+        chunk: int = CHUNK) -> BatchResult:
+    """Advise every profile line of ``source`` into ``output`` (JSON lines), atomically.
+
+    ``advisor`` is built from ``rules_dirs`` when not given (so a bad rule folder fails here,
+    before any worker starts). ``progress(n)`` is called with the number of input lines done
+    so far (compare with :func:`count_lines`).
+    """
+    if advisor is None:
+        from .consultation import Advisor
+        advisor = Advisor(extra_rules=rules_dirs)
+    name = str(source)
+    lines = read_lines(source)
+    if jobs > 1:
+        parts = _parallel(name, lines, jobs, advisor, tuple(rules_dirs), chunk)
+    else:
+        parts = _sequential(name, lines, advisor, chunk)
+    profiles = 0
+    with _AtomicText(output) as out:
+        for last_line, count, text in parts:
+            out.write(text)
+            profiles += count
+            if progress:
+                progress(last_line)
+    return BatchResult(profiles)
+
+
+class _AtomicText:
+    """A text file written piece by piece to a temporary name, renamed on success only (with
+    the permissions a plain ``open()`` gives, like :func:`report.write_atomic`)."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+
+    def __enter__(self):
+        from .report import _file_mode
+        directory = self.path.parent if str(self.path.parent) else Path(".")
+        mode = _file_mode(self.path)
+        try:
+            fd, self.tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=directory)
+        except OSError as exc:
+            raise ReportError(str(self.path), f"cannot write here ({exc.strerror or exc})") from None
+        self.handle = os.fdopen(fd, "w", encoding="utf-8", newline="\n")
+        try:
+            os.fchmod(fd, mode)
+        except OSError:
+            pass
+        return self
+
+    def write(self, text: str) -> None:
+        self.handle.write(text)
+
+    def __exit__(self, kind, exc, tb):
+        try:
+            self.handle.close()
+            if kind is None:
+                os.replace(self.tmp, self.path)
+                return False
+        except OSError as error:
+            self._discard()
+            raise ReportError(str(self.path), f"cannot write the file ({error.strerror or error})") from None
+        self._discard()
+        return False
+
+    def _discard(self) -> None:
+        try:
+            os.unlink(self.tmp)
+        except OSError:
+            pass

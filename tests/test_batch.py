@@ -1,0 +1,126 @@
+"""``haircare batch``: JSON lines in, one compact contract JSON per line out, in input order; the
+same bytes with any number of worker processes; each line equal to ``advise --format json``."""
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from haircare_expert import batch
+from haircare_expert.cli import main
+from haircare_expert.errors import ProfileError
+
+from conftest import EXAMPLES
+from strategies import profile_strategy
+
+
+def run(*args):
+    return CliRunner().invoke(main, [str(a) for a in args], prog_name="haircare")
+
+
+@pytest.fixture(scope="module")
+def profiles(advisor):
+    """A few hundred varied valid profiles (drawn once, reproducibly)."""
+    drawn = []
+
+    @settings(max_examples=300, derandomize=True, database=None, deadline=None,
+              suppress_health_check=list(HealthCheck))
+    @given(profile=profile_strategy(advisor.vocabulary, client=True))
+    def collect(profile):
+        drawn.append(profile)
+
+    collect()
+    return drawn
+
+
+def write_lines(path, profiles, blank_every: int = 0):
+    with open(path, "w", encoding="utf-8") as handle:
+        for index, profile in enumerate(profiles):
+            if blank_every and index % blank_every == 0:
+                handle.write("\n")
+            handle.write(json.dumps(profile, ensure_ascii=False, default=str) + "\n")
+
+
+def test_each_line_is_the_advise_json_of_its_profile_in_input_order(tmp_path, advisor, profiles):
+    source, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
+    write_lines(source, profiles[:40], blank_every=7)
+    result = run("batch", source, "-o", out)
+    assert result.exit_code == 0, result.stderr
+    assert "40 profile(s) advised" in result.stderr
+    lines = out.read_text(encoding="utf-8").splitlines()
+    assert len(lines) == 40
+    for line, profile in zip(lines, profiles[:40]):
+        data = json.loads(line)
+        assert line == json.dumps(data, ensure_ascii=False, separators=(",", ":"))  # compact
+        assert data == advisor.consult(profile).to_json()
+
+
+def test_a_batch_line_equals_haircare_advise_json_for_an_example(tmp_path):
+    from haircare_expert.yamlio import load_file
+    source, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
+    write_lines(source, [load_file(p, ProfileError) for p in EXAMPLES])
+    assert run("batch", source, "-o", out).exit_code == 0
+    for line, example in zip(out.read_text(encoding="utf-8").splitlines(), EXAMPLES):
+        advised = run("advise", example, "--format", "json")
+        assert json.loads(line)["advice"] == json.loads(advised.stdout)["advice"]
+
+
+@pytest.mark.parametrize("jobs", [2, 3])
+def test_worker_processes_give_the_same_bytes_as_one(tmp_path, profiles, jobs):
+    source = tmp_path / "in.jsonl"
+    write_lines(source, profiles)
+    one, many = tmp_path / "one.jsonl", tmp_path / "many.jsonl"
+    batch.run(source, one, jobs=1, chunk=17)
+    batch.run(source, many, jobs=jobs, chunk=17)
+    assert one.read_bytes() == many.read_bytes()
+    assert len(one.read_bytes().splitlines()) == len(profiles)
+
+
+def test_progress_reports_lines_done_up_to_the_last_line(tmp_path, profiles):
+    source, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
+    write_lines(source, profiles[:50], blank_every=10)
+    seen = []
+    result = batch.run(source, out, chunk=8, progress=seen.append)
+    assert result.profiles == 50
+    assert seen == sorted(seen) and seen[-1] == batch.count_lines(source) == 55
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_the_first_bad_line_is_named_and_no_output_is_left(tmp_path, profiles, jobs):
+    source, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
+    lines = [json.dumps(p) for p in profiles[:60]]
+    lines[44] = '{"hair": {"type": "frizzy"}}'
+    lines[52] = "not json"
+    source.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    with pytest.raises(ProfileError) as caught:
+        batch.run(source, out, jobs=jobs, chunk=5)
+    assert caught.value.where == f"{source}:45"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.jsonl"]
+
+
+def test_an_empty_input_gives_an_empty_output(tmp_path):
+    source, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
+    source.write_text("\n\n", encoding="utf-8")
+    assert batch.run(source, out).profiles == 0
+    assert out.read_bytes() == b""
+
+
+@settings(max_examples=30, derandomize=True, database=None, deadline=None)
+@given(data=st.data())
+def test_parse_line_accepts_what_json_dumps_writes(advisor, data):
+    profile = data.draw(profile_strategy(advisor.vocabulary, client=True))
+    raw = (json.dumps(profile, ensure_ascii=False) + "\n").encode("utf-8")
+    assert batch.parse_line(raw, "x:1") == profile
+
+
+def test_spawned_workers_build_their_own_advisor_and_agree(tmp_path, profiles, monkeypatch):
+    """Where processes cannot fork (Windows, macOS defaults), each worker compiles the rules."""
+    source, forked, spawned = tmp_path / "in.jsonl", tmp_path / "fork.jsonl", tmp_path / "spawn.jsonl"
+    write_lines(source, profiles[:60])
+    batch.run(source, forked, jobs=2, chunk=20)
+    monkeypatch.setattr(batch.multiprocessing, "get_all_start_methods", lambda: ["spawn"])
+    batch.run(source, spawned, jobs=2, chunk=20)
+    assert spawned.read_bytes() == forked.read_bytes()
