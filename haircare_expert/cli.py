@@ -12,7 +12,6 @@ import traceback
 
 import click
 
-from . import __version__
 from .errors import ExitCode, HaircareError
 
 RULES_HELP = ("Add a folder of your own rules (repeatable; also $HAIRCARE_RULES, separated by "
@@ -25,7 +24,11 @@ class HaircareGroup(click.Group):
     def main(self, *args, **kwargs):
         kwargs.setdefault("standalone_mode", True)
         try:
-            return super().main(*args, standalone_mode=False, **{k: v for k, v in kwargs.items() if k != "standalone_mode"})
+            result = super().main(*args, standalone_mode=False, **{k: v for k, v in kwargs.items() if k != "standalone_mode"})
+            # standalone_mode=False makes click return ctx.exit(code) instead of exiting
+            if isinstance(result, int) and not isinstance(result, bool) and result:
+                sys.exit(result)
+            return result
         except HaircareError as exc:
             if _wants_traceback():
                 traceback.print_exc()
@@ -39,8 +42,13 @@ class HaircareGroup(click.Group):
             sys.exit(int(ExitCode.INTERRUPTED))
         except click.exceptions.Exit as exc:
             sys.exit(exc.exit_code)
+        except click.UsageError as exc:
+            # one line, like every other error, with a pointer to the help
+            path = exc.ctx.command_path if exc.ctx else "haircare"
+            click.echo(f"Error: {path}: {exc.format_message()} (see '{path} --help')", err=True)
+            sys.exit(exc.exit_code)
         except click.ClickException as exc:
-            exc.show()
+            click.echo(f"Error: {exc.format_message()}", err=True)
             sys.exit(exc.exit_code)
         except BrokenPipeError:
             sys.exit(0)
@@ -50,6 +58,14 @@ class HaircareGroup(click.Group):
             click.echo(f"Error: internal error: {type(exc).__name__}: {exc} (run with --traceback "
                        "to see where)", err=True)
             sys.exit(int(ExitCode.INTERNAL))
+
+
+def _show_version(ctx, param, value) -> None:
+    """``--version``, reading the installed version only when asked (a lazy import)."""
+    if value and not ctx.resilient_parsing:
+        from . import __version__
+        click.echo(f"haircare, version {__version__}")
+        ctx.exit()
 
 
 def _wants_traceback() -> bool:
@@ -87,7 +103,9 @@ def emit(data, output, binary: bool = False) -> None:
 
 
 @click.group(cls=HaircareGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, "--version", prog_name="haircare")
+@click.option("--version", is_flag=True, is_eager=True, expose_value=False,
+              callback=_show_version,
+              help="Show the version and exit.")
 @click.option("--traceback", is_flag=True, help="Show the full traceback of an error.")
 def main(traceback):
     """Hair and scalp care advice from a rule-based expert system.
@@ -113,3 +131,378 @@ def advise(profile, fmt, output, rules_dirs):
     if fmt == "pdf" and not output:
         raise click.UsageError("a PDF report needs -o FILE")
     emit(render(consultation, fmt), output)
+
+
+# -- haircare batch: many profiles, JSON lines in and out (the work is in batch.py) ------------
+@main.command()
+@click.argument("profiles", type=click.Path(dir_okay=False))
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False),
+              help="Write the results here: one advice JSON per line, in input order.")
+@click.option("-j", "--jobs", type=click.IntRange(1, 64), default=1, show_default=True,
+              help="Worker processes (each compiles the rules once).")
+@rules_option
+def batch(profiles, output, jobs, rules_dirs):
+    """Advise every profile in PROFILES (JSON lines: one profile object per line).
+
+    Each output line is the JSON of 'haircare advise --format json', compact, in input order.
+    A bad line stops the batch with an error naming FILE:LINE, and no output file is written.
+    """
+    from . import batch as batching
+    options = dict(advisor=advisor(rules_dirs), rules_dirs=rules_dirs, jobs=jobs)
+    if not sys.stderr.isatty():
+        result = batching.run(profiles, output, **options)
+    else:
+        with click.progressbar(length=batching.count_lines(profiles), label="Advising",
+                               file=sys.stderr) as bar:
+            result = batching.run(profiles, output, **options,
+                                  progress=lambda done: bar.update(done - bar.pos))
+    click.echo(f"{result.profiles} profile(s) advised; written to {output}", err=True)
+
+
+# -- audit: haircare explain | trace | replay ---------------------------------------------------
+AUDIT_FORMAT = click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
+                            show_default=True, help="Output format.")
+
+
+def _dump(data) -> str:
+    import json
+    return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+
+
+@main.command()
+@click.argument("profile", type=click.Path(dir_okay=False))
+@click.argument("rule_id")
+@AUDIT_FORMAT
+@rules_option
+def explain(profile, rule_id, fmt, rules_dirs):
+    """Say why rule RULE_ID fired for PROFILE (down to the client's answers), or why it did not."""
+    from .explain import explain as explain_rule, render_text
+    adv = advisor(rules_dirs)
+    adv.rulebook.get(rule_id)  # an unknown id fails before the consultation runs
+    result = explain_rule(adv.consult_file(profile), adv.rulebook, rule_id)
+    emit(_dump(result.to_json()) if fmt == "json" else render_text(result), None)
+
+
+@main.command()
+@click.argument("profile", type=click.Path(dir_okay=False))
+@AUDIT_FORMAT
+@rules_option
+def trace(profile, fmt, rules_dirs):
+    """Print the firing sequence for PROFILE: each rule, the facts it matched and declared."""
+    from . import trace as tracing
+    adv = advisor(rules_dirs)
+    consultation = adv.consult_file(profile)
+    if fmt == "json":
+        emit(_dump(tracing.to_json(consultation, adv.rulebook)), None)
+    else:
+        emit(tracing.render_text(consultation, adv.rulebook), None)
+
+
+@main.command()
+@click.argument("record", type=click.Path(dir_okay=False))
+@AUDIT_FORMAT
+@rules_option
+def replay(record, fmt, rules_dirs):
+    """Re-run an audit RECORD (the JSON of 'advise --format json') against the current rules.
+
+    Prints the advice added, removed or changed and the rule edits behind each change.
+    Exit code 0: no change; 1: the advice changed.
+    """
+    from .replay import load_record, render_text, replay as replay_record
+    result = replay_record(load_record(record), advisor(rules_dirs), where=str(record))
+    emit(_dump(result.to_json()) if fmt == "json" else render_text(result), None)
+    if result.changed:
+        # Not ctx.exit(): HaircareGroup runs click with standalone_mode=False, where click turns
+        # Exit into a return value and the code would be lost.
+        sys.exit(int(ExitCode.CHANGED))
+
+
+# -- haircare interview: the adaptive consultation (the dialogue lives in interview.py) ---------
+DEFAULT_SESSION = "haircare-session.yaml"
+
+
+@main.command()
+@click.option("--resume", type=click.Path(dir_okay=False),
+              help="Continue the interview saved in this session file.")
+@click.option("--session", "session_path", type=click.Path(dir_okay=False),
+              help=f"Keep the answers in this file, rewritten after every answer (default: "
+                   f"{DEFAULT_SESSION}). An existing file is never overwritten: --resume it.")
+@click.option("--save", type=click.Path(dir_okay=False),
+              help="At the end, write the client's profile here (it loads with 'haircare advise').")
+@click.option("-o", "--output", type=click.Path(dir_okay=False),
+              help="At the end, write the report here, in the format of its extension "
+                   "(.txt .md .html .json .pdf); without it the text report is printed.")
+@click.option("--date", help="The consultation date to record (YYYY-MM-DD); otherwise it is "
+                             "asked, and may be left out.")
+@rules_option
+def interview(resume, session_path, save, output, date, rules_dirs):
+    """Interview a client, asking only what can still change the advice.
+
+    At any question type ? or why (why it is asked), back (revise the previous answer),
+    unknown (the client does not know) or quit (save and stop). The answers are saved after
+    every answer. Answers may be piped on stdin; the end of the input saves and stops.
+    """
+    import os
+    import re
+    import shutil
+    import textwrap
+
+    from . import interview as iv
+    from .errors import ProfileError
+    from .report import format_for, render, write_atomic
+    from .yamlio import read_text
+
+    if resume and session_path:
+        raise click.UsageError("give --resume FILE or --session FILE, not both")
+    path = resume or session_path or DEFAULT_SESSION
+    adv = advisor(rules_dirs)
+    if resume:
+        session = iv.Session.parse(read_text(path, ProfileError), path, adv.vocabulary)
+    elif os.path.exists(path):
+        raise ProfileError(path, f"a saved interview is already here; continue it with --resume {path}, "
+                                 "or keep the new one elsewhere with --session FILE")
+    else:
+        session = iv.Session()
+    talk = iv.Interview(adv, session)
+    if date:
+        try:
+            talk.preset("client.date", iv.parse_answer(talk.book.by_ask["client.date"], date))
+        except ProfileError as exc:
+            raise click.BadParameter(exc.what, param_hint="--date") from None
+
+    def keep() -> None:
+        write_atomic(path, talk.session.dump())
+
+    keep()
+    interactive = sys.stdin.isatty()
+    if interactive:
+        try:
+            import readline  # noqa: F401  (line editing for input())
+        except ImportError:
+            pass
+    width = min(shutil.get_terminal_size((100, 24)).columns, 100) - 1 if sys.stdout.isatty() else 0
+
+    def say(line: str = "") -> None:
+        """One line, wrapped to the terminal (continuation lines indented under the text)."""
+        if width and len(line) > width:
+            lead = re.match(r"\s*(?:[-+] |\d+\. |\()?", line).end()
+            line = textwrap.fill(line, width, subsequent_indent=" " * lead,
+                                 break_long_words=False, break_on_hyphens=False)
+        click.echo(line)
+
+    say(f"Answers are saved in {path} after each one.")
+    say("At any question you may type: ? or why, back, unknown, quit.")
+    show = True
+    try:
+        while not talk.finished:
+            if show:
+                say()
+                for line in talk.question_lines():
+                    say(line)
+            try:
+                typed = input("> ")
+            except EOFError:
+                typed = None
+            if typed is None or not interactive:
+                click.echo(typed or "")       # a readable transcript when answers are piped
+            reply = talk.handle(typed) if typed is not None else iv.Reply("quit")
+            if reply.changed:
+                keep()
+            for line in reply.lines:
+                say(f"  {line}")
+            for title in reply.new_advice:
+                say(f"  + advice: {title}")
+            if reply.kind == "quit":
+                say(f"Stopped. {len(talk.session.history)} answer(s) saved in {path}; "
+                    f"continue with: haircare interview --resume {path}")
+                return
+            show = reply.kind in ("answered", "back")
+    except KeyboardInterrupt:
+        click.echo(f"\nAnswers so far are saved in {path}.\n"
+                   f"Continue with: haircare interview --resume {path}", err=True)
+        raise
+    talk.session.finished = True
+    keep()
+    say()
+    say("The interview is complete.")
+    for line in talk.summary_lines():
+        say(line)
+    consultation = talk.consultation()
+    if save:
+        write_atomic(save, iv.dump_profile(talk.session.profile()))
+        say(f"Profile saved to {save}")
+    if output:
+        write_atomic(output, render(consultation, format_for(output)))
+        say(f"Report written to {output}")
+    else:
+        say()
+        click.echo(render(consultation, "txt"), nl=False)
+
+
+# -- knowledge-base tools: haircare rules list | show | lint | test ----------------------------
+FORMAT_OPTION = click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
+                             show_default=True, help="Output format.")
+
+
+def _json(data) -> None:
+    import json
+    click.echo(json.dumps(data, indent=2, ensure_ascii=False, sort_keys=False))
+
+
+@main.command()
+@click.argument("products", nargs=-1, required=True)
+@click.option("--format", "fmt", type=click.Choice(["txt", "md", "json"]), default="txt",
+              show_default=True, help="Output format.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True),
+              help="Write the table to this file (atomically) instead of stdout.")
+@rules_option
+def compare(products, fmt, output, rules_dirs):
+    """Compare products side by side, e.g. `haircare compare hair_serum hair_mask`.
+
+    The table (what it is, what it does, benefits, when to use it, side effects, how to use
+    it) is generated from the product knowledge in the rules, with the rules and sources used.
+    """
+    from .compare import compare as build, render
+    from .rulebook import Rulebook
+    if len(products) < 2:
+        raise click.UsageError("name at least two products to compare, e.g. hair_serum hair_mask")
+    emit(render(build(Rulebook.load(rules_dirs), products), fmt), output)
+
+
+@main.group()
+def rules():
+    """Knowledge-base tools for whoever maintains the rules: list, show, lint, test."""
+
+
+@rules.command("list")
+@click.option("--tag", "tags", multiple=True, help="Only rules with this tag (repeatable: all must match).")
+@click.option("--kind", "kinds", multiple=True, help="Only rules of this kind (repeatable: any may match).")
+@FORMAT_OPTION
+@rules_option
+def rules_list(tags, kinds, fmt, rules_dirs):
+    """List the rules (id, kind, title, sources); + marks your own, * a replaced one."""
+    book = advisor(rules_dirs).rulebook
+    chosen = [r for r in book.rules if set(tags) <= set(r.tags) and (not kinds or r.kind in kinds)]
+    rows = [{"id": r.id, "kind": r.kind, "title": r.title, "origin": r.origin,
+             "sources": sorted({s.get("source", "own") for s in r.sources}), "tags": list(r.tags),
+             "where": r.location} for r in chosen]
+    if fmt == "json":
+        return _json({"rules": rows, "count": len(rows)})
+    mark = {"shipped": " ", "custom": "+", "override": "*"}
+    width = max([len(r["id"]) for r in rows] + [2])
+    for row in rows:
+        click.echo(f"{mark[row['origin']]} {row['id']:<{width}}  {row['kind']:<14}  {row['title']}"
+                   f"  [{', '.join(row['sources'])}]")
+    click.echo(f"{len(rows)} of {len(book)} rules")
+
+
+@rules.command("show")
+@click.argument("rule_id")
+@FORMAT_OPTION
+@rules_option
+def rules_show(rule_id, fmt, rules_dirs):
+    """Show a rule as written, in words, and what feeds it and uses it."""
+    from .lint import rule_info
+    info = rule_info(advisor(rules_dirs).rulebook, rule_id)
+    if fmt == "json":
+        return _json(info)
+    click.echo(f"{info['id']}: {info['title']}")
+    click.echo(f"kind {info['kind']}, salience {info['salience']}, stratum {info['stratum']}, "
+               f"origin {info['origin']}, at {info['where']}"
+               + ("" if info["can_fire"] else "  (lint: can never fire)"))
+    click.echo("\nAs written:")
+    for line in info["text"].rstrip("\n").splitlines():
+        click.echo(f"  {line}")
+    click.echo("\nWhen:")
+    for cond in info["conditions"]:
+        click.echo(f"  - {cond}")
+    if info["advises"]:
+        click.echo(f"Advises: {info['advises']}")
+    if info["concludes"]:
+        click.echo(f"Concludes: {'; '.join(info['concludes'])}")
+    click.echo(f"Fed by rules: {', '.join(info['fed_by']) or '(none: only client answers)'}")
+    click.echo(f"Used by rules: {', '.join(info['used_by']) or '(none)'}")
+    if info["questions"] is not None:
+        click.echo(f"Questions that feed it: {', '.join(info['questions']) or '(none)'}")
+    click.echo(f"Profile fields that feed it: {', '.join(info['profile_fields']) or '(none)'}")
+    sources = [f"{s['source']} \"{s['section']}\"" if "source" in s else f"own: {s['note']}"
+               for s in info["sources"]]
+    click.echo("Sources: " + "; ".join(sources))
+    click.echo("Examples: " + (", ".join(f"{n} {k}" for k, n in info["examples"].items()) or "none"))
+
+
+@rules.command("lint")
+@FORMAT_OPTION
+@rules_option
+def rules_lint(fmt, rules_dirs):
+    """Check the rules for mistakes; exit 1 on errors.
+
+    Errors: rules that do not load (file:line), rules that can never fire, rules that always
+    give opposite advice. Warnings: alternatives that can never hold, conclusions and
+    questions nothing uses, advice that can clash on some profiles, rules without examples.
+    """
+    from .lint import lint
+    report = lint(rules_dirs)
+    if fmt == "json":
+        _json(report.to_json())
+    else:
+        for title, items in (("Errors", report.errors), ("Warnings", report.warnings)):
+            if items:
+                click.echo(f"{title} ({len(items)}):")
+                for finding in items:
+                    click.echo(f"  {finding}")
+        state = "" if report.loaded else " (the rules do not load: fix these first; deeper checks skipped)"
+        click.echo(f"lint: {report.rules} rules, {len(report.errors)} error(s), "
+                   f"{len(report.warnings)} warning(s){state}")
+    if not report.ok:
+        sys.exit(int(ExitCode.CHANGED))   # not ctx.exit: its code is lost under standalone_mode=False
+
+
+@rules.command("test")
+@click.option("--examples", "examples_dir", type=click.Path(exists=True, file_okay=False),
+              help="Folder of example profiles (default: the shipped facts/examples), with an "
+                   "optional expected.yaml: file -> {fires: [ids], silent: [ids]}.")
+@click.option("-q", "--quiet", is_flag=True, help="List failed cases only.")
+@FORMAT_OPTION
+@rules_option
+def rules_test(examples_dir, quiet, fmt, rules_dirs):
+    """Run the rules' examples and the example profiles; exit 1 if one fails.
+
+    Also reports coverage: rules never fired, rules with no silent case, alternatives of 'any'
+    never taken, and conditions no case shows to matter.
+    """
+    from .ruletest import run_tests
+    report = run_tests(advisor(rules_dirs), examples=examples_dir)
+    if fmt == "json":
+        _json(report.to_json())
+    else:
+        for case in report.cases:
+            if case.passed and not quiet:
+                click.echo(f"PASS {case.name}  ({case.where})")
+            elif not case.passed:
+                click.echo(f"FAIL {case.name}  ({case.where})")
+                for failure in case.failures:
+                    click.echo(f"       {failure}")
+        if report.todo:
+            click.echo(f"\nKnown gaps (todo, not run): {len(report.todo)}")
+            for gap in report.todo:
+                click.echo(f"  {gap.where}: {gap.rule}: {gap.note}")
+        cov = report.coverage
+        click.echo(f"\nCoverage: {len(cov.fired)}/{cov.rules} rules fired by some case")
+        if cov.never_fired:
+            click.echo(f"  never fired: {', '.join(cov.never_fired)}")
+        if cov.no_silent_case:
+            click.echo(f"  no silent case of their own: {', '.join(cov.no_silent_case)}")
+        taken = cov.alternatives_total - len(cov.alternatives_never_taken)
+        click.echo(f"  alternatives of 'any' taken: {taken}/{cov.alternatives_total}")
+        for alt in cov.alternatives_never_taken:
+            click.echo(f"    never taken: {alt['where']}: {alt['rule']} #{alt['alternative']}: {alt['conditions']}")
+        deciding = cov.conditions_total - len(cov.conditions_never_deciding)
+        click.echo(f"  conditions shown deciding (a silent case that only this condition stops): "
+                   f"{deciding}/{cov.conditions_total}")
+        for cond in cov.conditions_never_deciding:
+            click.echo(f"    never deciding: {cond['where']}: {cond['rule']}: {cond['condition']}")
+        click.echo(f"\n{len(report.cases)} case(s): {len(report.cases) - len(report.failed)} passed, "
+                   f"{len(report.failed)} failed; {len(report.todo)} todo")
+    if not report.ok:
+        sys.exit(int(ExitCode.CHANGED))   # not ctx.exit: its code is lost under standalone_mode=False

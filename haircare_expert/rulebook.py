@@ -6,6 +6,7 @@ collects all problems before raising :class:`RuleErrors`.
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import re
@@ -88,8 +89,9 @@ class Rule:
     def location(self) -> str:
         return f"{self.file}:{self.line}"
 
-    @property
+    @functools.cached_property
     def content_hash(self) -> str:
+        """A hash of the rule as written: replay compares it to name edited rules."""
         text = json.dumps(self.raw, sort_keys=True, default=str, ensure_ascii=False)
         return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 

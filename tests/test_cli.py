@@ -16,7 +16,7 @@ EXAMPLE = ROOT / "facts" / "examples" / "dry-flaky-scalp.yaml"
 
 
 def run(*args, env=None):
-    return CliRunner().invoke(main, [str(a) for a in args], env=env)
+    return CliRunner().invoke(main, [str(a) for a in args], env=env, prog_name="haircare")
 
 
 def test_advise_json_follows_the_contract():
@@ -97,3 +97,11 @@ def test_python_dash_m_runs_from_another_directory(tmp_path):
     result = subprocess.run([sys.executable, "-m", "haircare_expert", "advise", str(EXAMPLES[0]), "--format", "txt"],
                             capture_output=True, text=True, cwd=tmp_path)
     assert result.returncode == 0 and "HAIR AND SCALP CARE ADVICE" in result.stdout
+
+
+@pytest.mark.parametrize("args", [["advise"], ["nope"], ["advise", "x.yaml", "--format", "doc"]])
+def test_usage_errors_are_one_line_with_exit_code_2(args):
+    result = run(*args)
+    assert result.exit_code == ExitCode.USAGE
+    assert result.stderr.startswith("Error: haircare") and result.stderr.count("\n") == 1
+    assert "--help" in result.stderr
