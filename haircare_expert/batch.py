@@ -16,9 +16,7 @@ from __future__ import annotations
 
 import json
 import multiprocessing
-import os
 import signal
-import tempfile
 from collections import deque
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -27,7 +25,8 @@ from pathlib import Path
 from typing import Callable, Iterable, Iterator, Sequence
 
 from . import yamlio
-from .errors import HaircareError, NotFoundError, ProfileError, ReportError
+from .atomic import atomic_writer
+from .errors import HaircareError, ProfileError
 
 #: Lines handed to a worker at a time: large enough to amortise the inter-process traffic.
 CHUNK = 250
@@ -44,22 +43,11 @@ def count_lines(path: str | Path) -> int:
     """The number of lines in ``path`` (for a progress bar), read in binary blocks."""
     count = 0
     last = b"\n"
-    with _open(path) as handle:
+    with yamlio.open_binary(path) as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
             count += block.count(b"\n")
             last = block[-1:]
     return count + (last != b"\n")
-
-
-def _open(path: str | Path):
-    try:
-        return open(path, "rb")
-    except FileNotFoundError:
-        raise NotFoundError(str(path), "no such file") from None
-    except IsADirectoryError:
-        raise NotFoundError(str(path), "is a directory, not a file") from None
-    except OSError as exc:
-        raise NotFoundError(str(path), f"cannot be read ({exc.strerror or exc})") from None
 
 
 def read_lines(path: str | Path) -> Iterator[tuple[int, bytes]]:
@@ -68,7 +56,7 @@ def read_lines(path: str | Path) -> Iterator[tuple[int, bytes]]:
     A line longer than a profile file may be (``yamlio.MAX_BYTES``) is an error, found without
     reading all of it.
     """
-    with _open(path) as handle:
+    with yamlio.open_binary(path) as handle:
         number = 0
         while raw := handle.readline(yamlio.MAX_BYTES + 1):
             number += 1
@@ -217,7 +205,7 @@ def run(source: str | Path, output: str | Path, *, advisor=None, rules_dirs: Seq
     else:
         parts = _sequential(name, lines, advisor, chunk)
     profiles = 0
-    with _AtomicText(output) as out:
+    with atomic_writer(output) as out:
         for last_line, count, text in parts:
             out.write(text)
             profiles += count
@@ -226,45 +214,3 @@ def run(source: str | Path, output: str | Path, *, advisor=None, rules_dirs: Seq
     return BatchResult(profiles)
 
 
-class _AtomicText:
-    """A text file written piece by piece to a temporary name, renamed on success only (with
-    the permissions a plain ``open()`` gives, like :func:`report.write_atomic`)."""
-
-    def __init__(self, path: str | Path):
-        self.path = Path(path)
-
-    def __enter__(self):
-        from .report import _file_mode
-        directory = self.path.parent if str(self.path.parent) else Path(".")
-        mode = _file_mode(self.path)
-        try:
-            fd, self.tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=directory)
-        except OSError as exc:
-            raise ReportError(str(self.path), f"cannot write here ({exc.strerror or exc})") from None
-        self.handle = os.fdopen(fd, "w", encoding="utf-8", newline="\n")
-        try:
-            os.fchmod(fd, mode)
-        except OSError:
-            pass
-        return self
-
-    def write(self, text: str) -> None:
-        self.handle.write(text)
-
-    def __exit__(self, kind, exc, tb):
-        try:
-            self.handle.close()
-            if kind is None:
-                os.replace(self.tmp, self.path)
-                return False
-        except OSError as error:
-            self._discard()
-            raise ReportError(str(self.path), f"cannot write the file ({error.strerror or error})") from None
-        self._discard()
-        return False
-
-    def _discard(self) -> None:
-        try:
-            os.unlink(self.tmp)
-        except OSError:
-            pass

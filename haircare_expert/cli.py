@@ -93,7 +93,7 @@ def advisor(rules_dirs=()):
 
 def emit(data, output, binary: bool = False) -> None:
     """Write to ``output`` atomically, or to stdout when no file is named."""
-    from .report import write_atomic
+    from .atomic import write_atomic
     if output:
         write_atomic(output, data)
     elif isinstance(data, bytes):
@@ -249,7 +249,8 @@ def interview(resume, session_path, save, output, date, rules_dirs):
 
     from . import interview as iv
     from .errors import ProfileError
-    from .report import format_for, render, write_atomic
+    from .atomic import write_atomic
+    from .report import format_for, render
     from .yamlio import read_text
 
     if resume and session_path:

@@ -37,7 +37,7 @@ from experta.matchers.rete.nodes import (BusNode, ConflictSetNode, FeatureTester
 from experta.matchers.rete.token import Token
 from experta.strategies import DepthStrategy
 
-from .conditions import Not, Pattern, Var
+from .conditions import Pattern, Var
 from .errors import EngineError
 from .model import Fact, Firing
 from .rulebook import Rule, Rulebook

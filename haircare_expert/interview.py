@@ -18,7 +18,6 @@ from __future__ import annotations
 import datetime as _dt
 import re
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -116,7 +115,7 @@ class QuestionBook:
         """Read the shipped ``facts/questions.yaml`` (or ``path``); raise RuleError with file:line."""
         if path is None:
             where = "facts/questions.yaml"
-            text = (resources.files("haircare_expert.facts") / "questions.yaml").read_text(encoding="utf-8")
+            text = (yamlio.package_files("facts") / "questions.yaml").read_text(encoding="utf-8")
             data = yamlio.loads(text, where, RuleError)
         else:
             where = str(path)

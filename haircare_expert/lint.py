@@ -33,7 +33,6 @@ from __future__ import annotations
 import re
 import textwrap
 from dataclasses import dataclass, field
-from importlib import resources
 from itertools import combinations
 from pathlib import Path
 from typing import Any, Iterable, Sequence
@@ -178,7 +177,7 @@ def _load_finding(problem: HaircareError) -> Finding:
 # -- interview questions (facts/questions.yaml, optional) --------------------------------------
 def load_questions() -> Any:
     """The shipped interview questions, parsed, or None when the package has none."""
-    ref = resources.files("haircare_expert.facts") / "questions.yaml"
+    ref = yamlio.package_files("facts") / "questions.yaml"
     try:
         if not ref.is_file():
             return None
@@ -669,7 +668,7 @@ def rule_source(rule: Rule) -> str:
 def _read_rule_file(name: str, shipped: bool) -> str | None:
     try:
         if shipped and name.startswith("rules/"):
-            ref = resources.files("haircare_expert.rules")
+            ref = yamlio.package_files("rules")
             for part in name.split("/")[1:]:
                 ref = ref / part
             return ref.read_text(encoding="utf-8")

@@ -6,9 +6,7 @@ printed by WeasyPrint, imported only when a PDF is asked for).
 from __future__ import annotations
 
 import json
-import os
 import re
-import tempfile
 import textwrap
 from pathlib import Path
 from typing import Any
@@ -16,6 +14,7 @@ from typing import Any
 from jinja2 import (BaseLoader, Environment, PackageLoader, StrictUndefined, TemplateError,
                     select_autoescape)
 
+from . import yamlio
 from .errors import ReportError
 from .model import Consultation
 from .view import words
@@ -68,7 +67,10 @@ def text_calendar(week: list[dict], width: int = TEXT_WIDTH - 3) -> str:
 def make_environment(loader: BaseLoader | None = None) -> Environment:
     """A Jinja environment for the report templates: StrictUndefined (a typo in a template is an
     error, not a blank) and autoescaping for HTML (client text is shown, never executed)."""
-    env = Environment(loader=loader or PackageLoader("haircare_expert.reports", "."),
+    if loader is None:
+        yamlio.package_files("reports")  # a clear error when the templates are not installed
+        loader = PackageLoader("haircare_expert.reports", ".")
+    env = Environment(loader=loader,
                       undefined=StrictUndefined,
                       autoescape=select_autoescape(["html", "html.j2"], default_for_string=False),
                       trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
@@ -165,39 +167,3 @@ def _pdf(html: str) -> bytes:
         raise ReportError("pdf", f"WeasyPrint could not print the report: {exc}") from None
 
 
-def _file_mode(path: Path) -> int:
-    """The mode a new file gets from ``open()`` (0666 less the umask), or the existing file's."""
-    try:
-        return path.stat().st_mode & 0o7777
-    except OSError:
-        mask = os.umask(0o022)
-        os.umask(mask)
-        return 0o666 & ~mask
-
-
-def write_atomic(path: str | Path, data: str | bytes) -> None:
-    """Write a file through a temporary file and a rename: never a half-written report.
-
-    The file gets the permissions a plain ``open()`` would give it (the temporary file's
-    private 0600 is not kept), or keeps those of the file it replaces.
-    """
-    path = Path(path)
-    directory = path.parent if str(path.parent) else Path(".")
-    mode = _file_mode(path)
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
-    except OSError as exc:
-        raise ReportError(str(path), f"cannot write here ({exc.strerror or exc})") from None
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            os.fchmod(handle.fileno(), mode)
-            handle.write(data.encode("utf-8") if isinstance(data, str) else data)
-            handle.flush()
-            os.fsync(handle.fileno())  # the rename must never expose a file still in the cache only
-        os.replace(tmp, path)
-    except OSError as exc:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise ReportError(str(path), f"cannot write the file ({exc.strerror or exc})") from None

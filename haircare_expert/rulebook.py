@@ -11,7 +11,6 @@ import hashlib
 import json
 import re
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -20,7 +19,7 @@ from .conditions import (LIST_OPS, NUMBER_OPS, OPS, SET_OPS, AnyOf, Condition, N
                          Test, Var, variants)
 from .errors import NotFoundError, RuleError, RuleErrors
 from .model import ADVICE_KINDS, DERIVE, RULE_KINDS, UNKNOWN
-from .vocabulary import FactType, Vocabulary
+from .vocabulary import Vocabulary
 
 ID_RE = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
 VAR_RE = re.compile(r"^\?([a-z_][a-z0-9_]*)$")
@@ -225,7 +224,7 @@ def _read_folder(path: Path | None, label: str, problems) -> tuple[str, list[tup
     """All YAML files under a folder, as (display name, text), in a stable order."""
     files: list[tuple[str, str]] = []
     if path is None:
-        root = resources.files("haircare_expert.rules")
+        root = yamlio.package_files("rules")
         for name, ref in sorted(_walk(root, "")):
             files.append((f"rules/{name}", ref.read_text(encoding="utf-8")))
         return label, files

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
@@ -167,7 +166,7 @@ def example_cases(folder: str | Path | None = None) -> list[_Case]:
     files: list[tuple[str, str, str]] = []     # (name, display path, text)
     sidecar: tuple[str, str] | None = None     # (display path, text)
     if folder is None:
-        root = resources.files("haircare_expert.facts")
+        root = yamlio.package_files("facts")
         examples = root / "examples"
         if examples.is_dir():
             for ref in sorted(examples.iterdir(), key=lambda r: r.name):

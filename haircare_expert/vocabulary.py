@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import datetime as _dt
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -146,7 +145,7 @@ class Vocabulary:
     def load(cls, path: str | Path | None = None) -> "Vocabulary":
         """Load the vocabulary shipped with the package, or the one at ``path``."""
         if path is None:
-            ref = resources.files("haircare_expert.facts") / "vocabulary.yaml"
+            ref = yamlio.package_files("facts") / "vocabulary.yaml"
             where = "facts/vocabulary.yaml"
             data = yamlio.loads(ref.read_text(encoding="utf-8"), where, RuleError)
         else:

@@ -100,18 +100,26 @@ def _json_pairs(pairs):
     return result
 
 
-def read_text(path: str | Path, error_cls: type[HaircareError]) -> str:
-    """Read a UTF-8 text file, turning every I/O and decoding problem into ``error_cls``."""
-    path = Path(path)
+def open_binary(path: str | Path):
+    """Open a file for reading bytes; a missing or unreadable file is a NotFoundError."""
     try:
-        with open(path, "rb") as handle:
-            data = handle.read(MAX_BYTES + 1)
+        return open(path, "rb")
     except FileNotFoundError:
         raise NotFoundError(str(path), "no such file") from None
     except IsADirectoryError:
         raise NotFoundError(str(path), "is a directory, not a file") from None
     except OSError as exc:
         raise NotFoundError(str(path), f"cannot be read ({exc.strerror or exc})") from None
+
+
+def read_text(path: str | Path, error_cls: type[HaircareError]) -> str:
+    """Read a UTF-8 text file, turning every I/O and decoding problem into ``error_cls``."""
+    path = Path(path)
+    with open_binary(path) as handle:
+        try:
+            data = handle.read(MAX_BYTES + 1)
+        except OSError as exc:
+            raise NotFoundError(str(path), f"cannot be read ({exc.strerror or exc})") from None
     if len(data) > MAX_BYTES:
         raise error_cls(str(path), f"file is larger than {MAX_BYTES // 1024} KiB")
     if b"\x00" in data:
@@ -148,3 +156,18 @@ def loads(text: str, where: str, error_cls: type[HaircareError]) -> Any:
 def load_file(path: str | Path, error_cls: type[HaircareError]) -> Any:
     """Read and parse one YAML or JSON file."""
     return loads(read_text(path, error_cls), str(path), error_cls)
+
+
+def package_files(folder: str):
+    """The shipped data folder ``rules``, ``facts`` or ``reports`` (an importlib.resources root).
+
+    They are sub-packages only once installed (setup.cfg maps them); importing the package from
+    a bare source checkout finds no data, which deserves a clear error, not a traceback.
+    """
+    from importlib import resources
+    try:
+        return resources.files(f"haircare_expert.{folder}")
+    except ModuleNotFoundError:
+        raise NotFoundError(f"haircare_expert.{folder}", "the shipped data is missing: haircare_expert "
+                            "was imported from a source checkout that is not installed; install it "
+                            "('pip install .') and run from another folder") from None

@@ -193,13 +193,13 @@ def test_firing_limit_stops_a_run_with_a_clear_error(mini_advisor):
 
 
 @pytest.mark.parametrize("example", EXAMPLES, ids=[p.stem for p in EXAMPLES])
-def test_same_input_gives_byte_identical_json_across_processes(example):
+def test_same_input_gives_byte_identical_json_across_processes(example, tmp_path):
     """No clock, no hash-seed dependent order: two processes with different seeds agree."""
     outputs = []
     for seed in ("1", "2"):
         env = {**os.environ, "PYTHONHASHSEED": seed}
         result = subprocess.run([sys.executable, "-m", "haircare_expert", "advise", str(example), "--format", "json"],
-                                capture_output=True, env=env, check=True)
+                                capture_output=True, env=env, check=True, cwd=tmp_path)
         outputs.append(result.stdout)
     assert outputs[0] == outputs[1]
     assert json.loads(outputs[0])["schema"] == "haircare-advice/1"

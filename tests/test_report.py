@@ -17,7 +17,8 @@ from jinja2 import DictLoader
 from haircare_expert import report
 from haircare_expert.consultation import Advisor
 from haircare_expert.errors import ReportError
-from haircare_expert.report import make_environment, render, write_atomic
+from haircare_expert.atomic import write_atomic
+from haircare_expert.report import make_environment, render
 from haircare_expert.view import DISCLAIMER, describe_fact, report_view
 
 from conftest import EXAMPLES, ROOT
