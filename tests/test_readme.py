@@ -20,3 +20,16 @@ def test_readme_has_a_run_command_and_a_test_command():
 
 def test_ci_runs_the_readme_test_command_verbatim():
     assert commands()[1] in (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+
+
+def test_the_readme_rule_example_is_a_valid_rule_whose_examples_pass(tmp_path):
+    """A rule author copying the README's example gets a rule that loads and behaves as shown."""
+    from haircare_expert.consultation import Advisor
+    from haircare_expert.ruletest import run_tests
+
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    block = text.split("### Writing rules", 1)[1].split("```yaml\n", 1)[1].split("```", 1)[0]
+    (tmp_path / "mine.yaml").write_text("rules:\n" + block.replace("hair-serum-not-on-scalp", "readme-rule"))
+    report = run_tests(Advisor(extra_rules=(str(tmp_path),)), include_examples=False)
+    mine = [case for case in report.cases if case.rule == "readme-rule"]
+    assert len(mine) == 2 and all(case.passed for case in mine)
