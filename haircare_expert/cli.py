@@ -7,12 +7,14 @@ stderr and the exit code of its class (see :class:`~haircare_expert.errors.ExitC
 from __future__ import annotations
 
 import functools
+import os
 import sys
 import traceback
 
 import click
 
 from .errors import ExitCode, HaircareError
+from .model import RULE_KINDS
 
 RULES_HELP = ("Add a folder of your own rules (repeatable; also $HAIRCARE_RULES, separated by "
               "':'). A rule with the id of a shipped rule replaces it.")
@@ -22,7 +24,6 @@ class HaircareGroup(click.Group):
     """Maps the library's errors to one ``Error:`` line and a documented exit code."""
 
     def main(self, *args, **kwargs):
-        kwargs.setdefault("standalone_mode", True)
         try:
             result = super().main(*args, standalone_mode=False, **{k: v for k, v in kwargs.items() if k != "standalone_mode"})
             # standalone_mode=False makes click return ctx.exit(code) instead of exiting
@@ -42,6 +43,10 @@ class HaircareGroup(click.Group):
             sys.exit(int(ExitCode.INTERRUPTED))
         except click.exceptions.Exit as exc:
             sys.exit(exc.exit_code)
+        except click.exceptions.NoArgsIsHelpError as exc:
+            # `haircare` or `haircare rules` alone: the help, as asked for, not an error
+            click.echo(exc.ctx.get_help())
+            sys.exit(0)
         except click.UsageError as exc:
             # one line, like every other error, with a pointer to the help
             path = exc.ctx.command_path if exc.ctx else "haircare"
@@ -50,14 +55,22 @@ class HaircareGroup(click.Group):
         except click.ClickException as exc:
             click.echo(f"Error: {exc.format_message()}", err=True)
             sys.exit(exc.exit_code)
-        except BrokenPipeError:
-            sys.exit(0)
         except Exception as exc:  # a bug: still one line, unless --traceback asks for more
             if _wants_traceback():
                 traceback.print_exc()
             click.echo(f"Error: internal error: {type(exc).__name__}: {exc} (run with --traceback "
                        "to see where)", err=True)
             sys.exit(int(ExitCode.INTERNAL))
+
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except BrokenPipeError:
+            # the reader went away (`haircare rules list | head`): that is not a failure
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            raise click.exceptions.Exit(0) from None
 
 
 def _show_version(ctx, param, value) -> None:
@@ -71,19 +84,37 @@ def _show_version(ctx, param, value) -> None:
 def _wants_traceback() -> bool:
     ctx = click.get_current_context(silent=True)
     root = ctx.find_root() if ctx else None
-    return bool(root and root.params.get("traceback")) or "--traceback" in sys.argv
+    return bool(root and root.params.get("traceback")) or bool(os.environ.get("HAIRCARE_TRACEBACK"))
+
+
+class _RuleFolder(click.Path):
+    """A rule folder; in $HAIRCARE_RULES empty entries are ignored, as in PATH."""
+
+    def split_envvar_value(self, rv: str):
+        return [part for part in rv.split(os.pathsep) if part]
 
 
 def rules_option(func):
     """The ``--rules DIR`` option every command that runs rules accepts."""
     return click.option("--rules", "rules_dirs", multiple=True, envvar="HAIRCARE_RULES",
-                        type=click.Path(exists=True, file_okay=False), help=RULES_HELP)(func)
+                        type=_RuleFolder(exists=True, file_okay=False), help=RULES_HELP)(func)
+
+
+@functools.lru_cache(maxsize=4)
+def _rulebook(rules_dirs: tuple):
+    from .rulebook import Rulebook
+    return Rulebook.load(rules_dirs)
+
+
+def rulebook(rules_dirs=()):
+    """The rules loaded once per process, for commands that read rules but run none."""
+    return _rulebook(tuple(rules_dirs))
 
 
 @functools.lru_cache(maxsize=4)
 def _advisor(rules_dirs: tuple):
     from .consultation import Advisor
-    return Advisor(extra_rules=rules_dirs)
+    return Advisor(rulebook(rules_dirs))
 
 
 def advisor(rules_dirs=()):
@@ -111,6 +142,7 @@ def main(traceback):
     """Hair and scalp care advice from a rule-based expert system.
 
     Interview a client, print an advice report, and audit why each piece of advice was given.
+    Set HAIRCARE_TRACEBACK=1 (or pass --traceback first) to see the full traceback of an error.
     Exit codes: 0 ok, 1 changed/failed check, 2 usage, 3 bad profile, 4 bad rules,
     5 not found, 6 inference failed, 7 report failed, 70 internal error, 130 interrupted.
     """
@@ -240,7 +272,8 @@ def interview(resume, session_path, save, output, date, rules_dirs):
 
     At any question type ? or why (why it is asked), back (revise the previous answer),
     unknown (the client does not know) or quit (save and stop). The answers are saved after
-    every answer. Answers may be piped on stdin; the end of the input saves and stops.
+    every answer (and, with --save, the profile so far too). Answers may be piped on stdin;
+    the end of the input saves and stops.
     """
     import os
     import re
@@ -273,6 +306,8 @@ def interview(resume, session_path, save, output, date, rules_dirs):
 
     def keep() -> None:
         write_atomic(path, talk.session.dump())
+        if save:  # the profile so far, in the profile format, after every answer too
+            write_atomic(save, iv.dump_profile(talk.session.profile()))
 
     keep()
     interactive = sys.stdin.isatty()
@@ -330,7 +365,6 @@ def interview(resume, session_path, save, output, date, rules_dirs):
         say(line)
     consultation = talk.consultation()
     if save:
-        write_atomic(save, iv.dump_profile(talk.session.profile()))
         say(f"Profile saved to {save}")
     if output:
         write_atomic(output, render(consultation, format_for(output)))
@@ -364,10 +398,9 @@ def compare(products, fmt, output, rules_dirs):
     it) is generated from the product knowledge in the rules, with the rules and sources used.
     """
     from .compare import compare as build, render
-    from .rulebook import Rulebook
     if len(products) < 2:
         raise click.UsageError("name at least two products to compare, e.g. hair_serum hair_mask")
-    emit(render(build(Rulebook.load(rules_dirs), products), fmt), output)
+    emit(render(build(rulebook(rules_dirs), products), fmt), output)
 
 
 @main.group()
@@ -377,12 +410,12 @@ def rules():
 
 @rules.command("list")
 @click.option("--tag", "tags", multiple=True, help="Only rules with this tag (repeatable: all must match).")
-@click.option("--kind", "kinds", multiple=True, help="Only rules of this kind (repeatable: any may match).")
+@click.option("--kind", "kinds", multiple=True, type=click.Choice(RULE_KINDS), help="Only rules of this kind (repeatable: any may match).")
 @FORMAT_OPTION
 @rules_option
 def rules_list(tags, kinds, fmt, rules_dirs):
     """List the rules (id, kind, title, sources); + marks your own, * a replaced one."""
-    book = advisor(rules_dirs).rulebook
+    book = rulebook(rules_dirs)
     chosen = [r for r in book.rules if set(tags) <= set(r.tags) and (not kinds or r.kind in kinds)]
     rows = [{"id": r.id, "kind": r.kind, "title": r.title, "origin": r.origin,
              "sources": sorted({s.get("source", "own") for s in r.sources}), "tags": list(r.tags),
@@ -404,7 +437,7 @@ def rules_list(tags, kinds, fmt, rules_dirs):
 def rules_show(rule_id, fmt, rules_dirs):
     """Show a rule as written, in words, and what feeds it and uses it."""
     from .lint import rule_info
-    info = rule_info(advisor(rules_dirs).rulebook, rule_id)
+    info = rule_info(rulebook(rules_dirs), rule_id)
     if fmt == "json":
         return _json(info)
     click.echo(f"{info['id']}: {info['title']}")

@@ -18,6 +18,7 @@ import textwrap
 from dataclasses import dataclass, field
 from typing import Sequence
 
+from .report import md_escape
 from .errors import NotFoundError, ReportError, RuleError
 from .rulebook import Rulebook
 
@@ -194,9 +195,9 @@ def _markdown(c: Comparison) -> str:
         if not lines:
             return "-"
         if len(lines) == 1:
-            return _md_escape(lines[0])
+            return md_escape(lines[0])
         mark = (lambda i: f"{i}.") if label == "How to use it" else (lambda i: "•")
-        return "<br>".join(f"{mark(i)} {_md_escape(line)}" for i, line in enumerate(lines, 1))
+        return "<br>".join(f"{mark(i)} {md_escape(line)}" for i, line in enumerate(lines, 1))
 
     out = [f"# {' vs '.join(p.name for p in c.products)}", "",
            "| | " + " | ".join(p.name for p in c.products) + " |",
@@ -206,14 +207,10 @@ def _markdown(c: Comparison) -> str:
     out += ["", "Generated from the knowledge base, rule by rule: "
             + "; ".join(f"{p.name}: {', '.join(f'`{r}`' for r in p.rules)}" for p in c.products) + ".",
             "", "Sources:", ""]
-    out += [f"- {_md_escape(ref)}" for ref in _all_sources(c)]
+    out += [f"- {md_escape(ref)}" for ref in _all_sources(c)]
     out += ["", f"Knowledge base {c.knowledge_base['version']}, fingerprint "
                 f"`{c.knowledge_base['fingerprint'][:19]}`"]
     return "\n".join(out) + "\n"
-
-
-def _md_escape(text: str) -> str:
-    return text.replace("|", "\\|")
 
 
 def _all_sources(c: Comparison) -> list[str]:

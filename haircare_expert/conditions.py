@@ -11,6 +11,7 @@ answer ``unknown`` satisfies no test except equality with ``unknown`` and ``know
 """
 from __future__ import annotations
 
+import operator
 from dataclasses import dataclass
 from functools import lru_cache
 from itertools import product as _cartesian
@@ -143,7 +144,8 @@ def make_predicate(op: str, value: Any) -> Callable[[Any], bool]:
         def test(v):
             return isinstance(v, tuple) and (len(v) == 0) == value
     elif op in NUMBER_OPS:
-        compare = {"lt": int.__lt__, "le": int.__le__, "gt": int.__gt__, "ge": int.__ge__}[op]
+        # operator.* raise on a non-number instead of returning a truthy NotImplemented
+        compare = {"lt": operator.lt, "le": operator.le, "gt": operator.gt, "ge": operator.ge}[op]
         def test(v):
             return isinstance(v, int) and not isinstance(v, bool) and compare(v, value)
     elif op == "known":

@@ -29,12 +29,17 @@ class HaircareError(Exception):
     ``where`` names the place (a file, ``file:line``, a rule id); ``what`` says what is wrong.
     """
 
-    exit_code = ExitCode.ENGINE
+    exit_code = ExitCode.INTERNAL   # every subclass names its own
 
     def __init__(self, where: str, what: str):
-        super().__init__(f"{where}: {what}" if where else what)
+        where = where if where else "(empty)"
+        super().__init__(f"{where}: {what}")
         self.where = where
         self.what = what
+
+    def __reduce__(self):
+        # rebuild from (where, what), so the error crosses process boundaries (batch workers)
+        return (type(self), (self.where, self.what))
 
 
 class ProfileError(HaircareError):
@@ -57,6 +62,9 @@ class RuleErrors(RuleError):
         more = f" (and {len(problems) - 1} more problem(s))" if len(problems) > 1 else ""
         super().__init__(first.where, first.what + more)
         self.problems = problems
+
+    def __reduce__(self):
+        return (type(self), (self.problems,))
 
 
 class NotFoundError(HaircareError):

@@ -131,6 +131,13 @@ def check_record(data: Any, where: str) -> None:
     for i, item in enumerate(data["advice"]):
         if not isinstance(item, dict) or not isinstance(item.get("rule"), str) or "text" not in item:
             raise bad(f"advice[{i}] needs at least rule and text")
+    schedule = data.get("schedule", {})
+    if not isinstance(schedule, dict) or not all(
+            isinstance(v, list) and all(isinstance(x, str) for x in v) for v in schedule.values()):
+        raise bad("'schedule' must map each day to a list of texts")
+    for key in ("wash_day_order", "conflicts"):
+        if not isinstance(data.get(key, []), list):
+            raise bad(f"'{key}' must be a list")
     for i, step in enumerate(data["trace"]):
         if (not isinstance(step, dict) or not isinstance(step.get("rule"), str)
                 or not isinstance(step.get("facts"), list) or not isinstance(step.get("declared"), list)):

@@ -94,8 +94,13 @@ class Rule:
         text = json.dumps(self.raw, sort_keys=True, default=str, ensure_ascii=False)
         return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
-    def variants(self) -> list[tuple]:
+    @functools.cached_property
+    def _variants(self) -> list[tuple]:
         return variants(self.when)
+
+    def variants(self) -> list[tuple]:
+        """The rule's alternatives as flat conjunctions (``any`` expanded), computed once."""
+        return self._variants
 
     def positive_types(self) -> set[str]:
         return {p.type for v in self.variants() for p in v if isinstance(p, Pattern)}
@@ -191,7 +196,9 @@ class Rulebook:
         for index, (label, files) in enumerate(folders):
             seen_here: dict[str, str] = {}
             for name, text in files:
-                digest.update(name.encode() + b"\0" + text.encode() + b"\0")
+                # the folder's position and the path inside it: not how the folder was spelled
+                relative = _relative(name, label)
+                digest.update(f"{index}:{relative}".encode() + b"\0" + text.encode() + b"\0")
                 if Path(name).name == "sources.yaml":
                     continue
                 data = _safe_load(text, name, problems)
@@ -218,6 +225,21 @@ class Rulebook:
             raise RuleErrors(problems)
         return cls(ordered, sources, vocabulary, version, "sha256:" + digest.hexdigest(),
                    [label for label, _ in folders], overridden)
+
+
+def _relative(name: str, label: str) -> str:
+    """A file's path inside its rule folder (shipped files are already 'rules/...')."""
+    if label == "rules" and name.startswith("rules/"):
+        return name[len("rules/"):]
+    try:
+        return Path(name).relative_to(Path(label)).as_posix()
+    except ValueError:
+        return Path(name).name
+
+
+def _text(value) -> bool:
+    """A non-empty plain string (what an id, a fact type or a source id must be)."""
+    return isinstance(value, str) and bool(value.strip())
 
 
 def _read_folder(path: Path | None, label: str, problems) -> tuple[str, list[tuple[str, str]]]:
@@ -265,8 +287,12 @@ def _parse_sources(data, where, problems, previous):
     version = str(data.get("version", previous[1] if previous else "0"))
     for entry in data["sources"]:
         line = f"{where}:{getattr(entry, 'line', 0)}"
-        if not isinstance(entry, dict) or not entry.get("id") or not entry.get("title"):
-            problems.append(RuleError(line, "each source needs an id and a title"))
+        if not isinstance(entry, dict) or not _text(entry.get("id")) or not _text(entry.get("title")):
+            problems.append(RuleError(line, "each source needs an id and a title (text)"))
+            continue
+        sections = entry.get("sections") or []
+        if not isinstance(sections, list) or not all(_text(x) for x in sections):
+            problems.append(RuleError(line, f"source {entry['id']}: sections must be a list of headings"))
             continue
         sources[entry["id"]] = Source(
             id=entry["id"], title=entry["title"], publisher=entry.get("publisher", ""),
@@ -437,7 +463,7 @@ def _parse_condition(item, container, vocab, p, label, parent, key) -> Condition
 
 def _parse_pattern(item, vocab: Vocabulary, p, label) -> Pattern | None:
     type_name = item["fact"]
-    ftype = vocab.types.get(type_name)
+    ftype = vocab.types.get(type_name) if _text(type_name) else None
     if ftype is None:
         p.add(item, "fact", f"{label}: unknown fact type {type_name!r}; known: {', '.join(sorted(vocab.types))}")
         return None
@@ -509,6 +535,8 @@ def _check_operand(op, value, fs) -> str:
     if op in NUMBER_OPS:
         if fs.type != "int":
             return f"{op} applies only to numbers"
+        if not isinstance(value, int) or isinstance(value, bool):
+            return f"{op} takes a whole number, not {value!r}"
     if op in LIST_OPS:
         if not isinstance(value, list) or not value:
             return f"{op} takes a non-empty list of values"
@@ -532,6 +560,9 @@ def _parse_declare(node, then, vocab, p, label) -> list[Declaration]:
             continue
         if "fact" in entry:
             type_name = entry["fact"]
+            if not _text(type_name):
+                p.add(entry, "fact", f"{label}: 'fact' names a derived fact type")
+                continue
             values = {k: v for k, v in entry.items() if k != "fact"}
         elif len(entry) == 1:
             (type_name, value), = entry.items()
@@ -591,6 +622,9 @@ def _parse_schedule(node, then, p, label) -> list[ScheduleEntry]:
             p.add(entry, "per_week", f"{label}: per_week must be between 0 and 7, smaller first")
             continue
         order = entry.get("order", 50)
+        if not isinstance(order, int) or isinstance(order, bool):
+            p.add(entry, "order", f"{label}: order must be a whole number")
+            continue
         out.append(ScheduleEntry(" ".join(entry["item"].split()), per, days, order))
     return out
 
@@ -601,7 +635,7 @@ def _parse_wash(node, then, p, label) -> list[WashStep]:
     out = []
     for entry in node:
         if (not isinstance(entry, dict) or not isinstance(entry.get("step"), str)
-                or not isinstance(entry.get("order"), int)):
+                or not isinstance(entry.get("order"), int) or isinstance(entry.get("order"), bool)):
             p.add(then, "wash_day", f"{label}: a wash_day entry needs 'step' (text) and 'order' (a number)")
             continue
         out.append(WashStep(" ".join(entry["step"].split()), entry["order"]))
@@ -613,6 +647,9 @@ def _parse_conflict(node, raw, sources, p, label):
         return None
     if not isinstance(node, dict) or not all(node.get(k) for k in ("topic", "sources", "resolution")):
         p.add(raw, "conflict", f"{label}: conflict needs topic, sources (ids) and resolution")
+        return None
+    if not isinstance(node["sources"], list) or not all(_text(x) for x in node["sources"]):
+        p.add(node, "sources", f"{label}: conflict sources must be a list of source ids")
         return None
     for sid in node["sources"]:
         if sid not in sources:
@@ -636,6 +673,9 @@ def _parse_sources_ref(node, raw, sources, p, label) -> list[dict]:
             out.append({"own": True, "note": " ".join(str(ref["note"]).split())})
             continue
         sid, section = ref.get("source"), ref.get("section")
+        if not _text(sid) or not isinstance(section, (str, type(None))):
+            p.add(ref, None, f"{label}: a source is {{source: id, section: heading}} (both text)")
+            continue
         if sid not in sources:
             p.add(ref, "source", f"{label}: unknown source {sid!r}; known: {', '.join(sorted(sources))}")
             continue
@@ -652,6 +692,7 @@ def _parse_sources_ref(node, raw, sources, p, label) -> list[dict]:
 def _check_variables_and_declares(rules: list[Rule], vocab: Vocabulary, problems: list) -> None:
     """Variables must be bound by a positive pattern before a 'not' or 'then' uses them."""
     for rule in rules:
+        in_text = _template_names(rule, problems)
         for variant in rule.variants():
             bound: set[str] = set()
             for cond in variant:
@@ -663,9 +704,27 @@ def _check_variables_and_declares(rules: list[Rule], vocab: Vocabulary, problems
                             if t.op == "bind" and t.value.name not in bound:
                                 problems.append(RuleError(f"{rule.file}:{cond.line}", f"rule {rule.id}: variable ?{t.value.name} inside 'not' must be bound by an earlier pattern"))
             used = {v.name for d in rule.declare for _, v in d.fields if isinstance(v, Var)}
-            used |= set(re.findall(r"\{\{\s*([a-z_][a-z0-9_]*)", rule.advise))
+            used |= in_text
             for name in sorted(used - bound):
                 problems.append(RuleError(rule.location, f"rule {rule.id}: ?{name} is used in 'then' but not bound in every alternative of 'when'"))
+
+
+def _template_names(rule: Rule, problems: list) -> set[str]:
+    """The variables the advice text and steps use; a template syntax error is a problem now,
+    not a failed consultation later."""
+    texts = [t for t in (rule.advise, *rule.steps) if "{" in t]
+    if not texts:
+        return set()
+    from jinja2 import TemplateSyntaxError, meta
+    from jinja2.sandbox import SandboxedEnvironment
+    env = SandboxedEnvironment()
+    names: set[str] = set()
+    for text in texts:
+        try:
+            names |= meta.find_undeclared_variables(env.parse(text))
+        except TemplateSyntaxError as exc:
+            problems.append(RuleError(rule.location, f"rule {rule.id}: text {text[:40]!r}...: {exc.message}"))
+    return names
 
 
 def _stratify(rules: list[Rule], problems: list) -> None:

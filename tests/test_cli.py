@@ -105,3 +105,52 @@ def test_usage_errors_are_one_line_with_exit_code_2(args):
     assert result.exit_code == ExitCode.USAGE
     assert result.stderr.startswith("Error: haircare") and result.stderr.count("\n") == 1
     assert "--help" in result.stderr
+
+
+def _commands(group, prefix=()):
+    for name, command in sorted(group.commands.items()):
+        yield prefix + (name,)
+        if hasattr(command, "commands"):
+            yield from _commands(command, prefix + (name,))
+
+
+@pytest.mark.parametrize("command", list(_commands(main)), ids=" ".join)
+def test_every_subcommand_has_help(command):
+    result = run(*command, "--help")
+    assert result.exit_code == 0 and "Usage:" in result.stdout
+
+
+@pytest.mark.parametrize("args", [[], ["rules"]])
+def test_a_group_alone_prints_its_help_not_an_error(args):
+    result = run(*args)
+    assert result.exit_code == 0 and "Usage:" in result.stdout and result.stderr == ""
+
+
+def test_a_closed_pipe_is_not_a_failure(tmp_path):
+    """`haircare rules list | head -1` exits 0, with no traceback."""
+    proc = subprocess.Popen([sys.executable, "-m", "haircare_expert", "rules", "list"], cwd=tmp_path,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc.stdout.close()   # before the command writes: its first write meets a closed pipe
+    assert proc.wait() == 0
+    assert b"Traceback" not in proc.stderr.read()
+
+
+def test_empty_entries_in_the_rules_variable_are_ignored(tmp_path):
+    result = run("advise", EXAMPLE, "--format", "json", env={"HAIRCARE_RULES": f"{tmp_path}:"})
+    assert result.exit_code == 0, result.stderr
+
+
+def test_an_empty_rule_id_still_gives_a_where_and_a_what():
+    result = run("explain", EXAMPLE, "")
+    assert result.exit_code == ExitCode.NOT_FOUND
+    assert result.stderr.startswith("Error: (empty): no rule with this id")
+
+
+def test_errors_survive_a_process_boundary():
+    import pickle
+
+    from haircare_expert.errors import ProfileError, RuleError, RuleErrors
+    error = pickle.loads(pickle.dumps(ProfileError("p.yaml:3", "bad")))
+    assert (type(error), error.where, error.what) == (ProfileError, "p.yaml:3", "bad")
+    many = pickle.loads(pickle.dumps(RuleErrors([RuleError("a:1", "x"), RuleError("b:2", "y")])))
+    assert [p.where for p in many.problems] == ["a:1", "b:2"]

@@ -474,3 +474,14 @@ def test_a_corrupt_session_file_is_one_error_line_with_file_and_line(mini, tmp_p
 def test_a_bad_date_option_is_a_usage_error(mini, tmp_path):
     result = interview_cli("--session", tmp_path / "s.yaml", "--date", "tomorrow")
     assert result.exit_code == ExitCode.USAGE and "--date" in result.stderr
+
+
+def test_with_save_the_profile_so_far_is_written_after_every_answer(mini, tmp_path):
+    """Stopping early still leaves a profile that `haircare advise` accepts."""
+    profile = tmp_path / "p.yaml"
+    result = interview_cli("--session", tmp_path / "s.yaml", "--save", profile, input="Ana\nSam\n\nflaking\nquit\n")
+    assert result.exit_code == 0 and "Stopped." in result.stdout
+    assert yaml.safe_load(profile.read_text()) == {"client": {"name": "Ana", "consultant": "Sam"},
+                                                   "scalp": {"symptoms": ["flaking"]}}
+    advised = CliRunner().invoke(cli.main, ["advise", str(profile), "--format", "json"])
+    assert advised.exit_code == 0, advised.stderr

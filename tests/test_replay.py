@@ -165,3 +165,18 @@ def test_the_replay_reruns_the_recorded_answers_not_a_profile_file(mini_advisor)
     assert not result.changed
     assert result.consultation.client["name"] == "Ana"
     assert to_json(result.consultation) == to_json(advisor.consult(PROFILE))
+
+
+@pytest.mark.parametrize("key, value, words", [
+    ("schedule", "x", "'schedule' must map each day"),
+    ("schedule", {"mon": 5}, "'schedule' must map each day"),
+    ("wash_day_order", {"a": 1}, "'wash_day_order' must be a list"),
+    ("conflicts", "none", "'conflicts' must be a list"),
+])
+def test_a_hand_edited_record_is_refused_not_crashed_on(tmp_path, record, key, value, words):
+    data = json.loads(record.read_text())
+    data[key] = value
+    bad = tmp_path / "edited.json"
+    bad.write_text(json.dumps(data))
+    result = run("replay", bad)
+    assert result.exit_code == ExitCode.PROFILE and words in result.stderr

@@ -128,3 +128,42 @@ def test_shipped_rulebook_loads_and_has_a_fingerprint():
 def test_unknown_rule_id_suggests_close_matches():
     with pytest.raises(NotFoundError, match="did you mean hair-serum-not-on-scalp"):
         Rulebook.load().get("hair-serum-not-on-scap")
+
+
+@pytest.mark.parametrize("change, words", [
+    (("fact: hair", "fact: [a]"), ["unknown fact type"]),
+    (("fact: hair", "fact: {a: 1}"), ["unknown fact type"]),
+    (("source: serum-vs-mask", "source: [x]"), ["both text"]),
+    (("type: curly", "type: curly\n  - fact: habits\n    washes_per_week: {lt: unknown}"), ["lt takes a whole number"]),
+    (("advise: Some advice.", "advise: Some advice.\n  steps: ['step {{ m }}']"), ["?m is used in 'then'"]),
+    (("advise: Some advice.", "advise: 'x {{ n '"), ["text 'x {{ n'", "unexpected end of template"]),
+    (("advise: Some advice.", "advise: x\n  schedule: [{item: foo, order: late}]"), ["order must be a whole number"]),
+    (("advise: Some advice.", "advise: x\n  declare: [{fact: [x]}]"), ["'fact' names a derived fact type"]),
+])
+def test_malformed_values_are_rule_errors_not_crashes(rule_folder, change, words):
+    """Odd YAML types and template mistakes are caught when the rules load, with file:line."""
+    error = load_error(rule_folder, GOOD.format(id="odd").replace(*change))
+    assert all(p.where.rsplit(":", 1)[1].isdigit() for p in error.problems)
+    for word in words:
+        assert word in str(error)
+
+
+def test_conflict_sources_must_be_a_list(rule_folder):
+    text = GOOD.format(id="c") + "conflict: {topic: t, sources: serum-vs-mask, resolution: r}\n"
+    error = load_error(rule_folder, text)
+    assert len(error.problems) == 1 and "list of source ids" in str(error)
+
+
+def test_a_catalogue_with_bad_sections_is_a_rule_error(rule_folder):
+    folder = rule_folder({"r.yaml": GOOD.format(id="r")})
+    (folder / "sources.yaml").write_text("sources:\n  - {id: [1], title: x}\n  - {id: ok, title: y, sections: 5}\n")
+    with pytest.raises(RuleErrors) as info:
+        Rulebook.load(shipped=folder)
+    text = str(info.value.problems)
+    assert "needs an id and a title" in text and "sections must be a list" in text
+
+
+def test_the_fingerprint_does_not_depend_on_how_a_folder_is_spelled(rule_folder, monkeypatch):
+    folder = rule_folder({"r.yaml": GOOD.format(id="r")})
+    monkeypatch.chdir(folder.parent)
+    assert Rulebook.load(shipped=folder).fingerprint == Rulebook.load(shipped="rules").fingerprint

@@ -75,7 +75,7 @@ def test_an_item_asked_for_twice_is_placed_once_in_order():
     assert days_of(week, "B") == ["wed"]      # once a week (its first request), on a free wash day
 
 
-def test_the_plan_is_deterministic():
+def test_the_plan_does_not_depend_on_the_order_the_rules_fired_in():
     entries = [entry("Scrub", 1, order=10), entry("Mask", [1, 2], order=31), entry("Serum", [2, 3], order=60),
                entry("Massage", 7, "daily", 90)]
     assert plan(entries, 4) == plan(list(reversed(entries)), 4)
