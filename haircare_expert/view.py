@@ -40,6 +40,9 @@ DISCLAIMER = (
     "or itching that has not improved after 4 to 6 weeks of care."
 )
 FINDING_TYPES = ("red-flag", "scalp-state", "hair-state", "need")
+#: The publisher printed for a source published by a product brand: reports name product types,
+#: never brands (the catalogue and the JSON keep the real publisher).
+BRAND_PUBLISHER = "a hair-care brand's blog"
 NOT_GIVEN = "(not given)"
 #: How a fact field is named in words, where ``<type> <field>`` would read badly.
 FIELD_LABELS = {
@@ -177,8 +180,8 @@ class _Sources:
     def ref(self, ref: dict) -> dict:
         if ref.get("own"):
             note = " ".join(str(ref.get("note", "")).split()).rstrip(".")
-            return {"id": "own", "title": "Our own safety guidance", "section": note,
-                    "text": "Our own safety guidance" + (f": {note}" if note else ""),
+            return {"id": "own", "title": "Our own guidance", "section": note,
+                    "text": "Our own guidance" + (f": {note}" if note else ""),
                     "short": "own guidance"}
         sid = str(ref.get("source", ""))
         section = str(ref.get("section", ""))
@@ -216,7 +219,7 @@ class _Sources:
         for sid in sorted(self.cited):
             entry = self.cited[sid]
             out.append({"id": sid, "title": self.title(sid),
-                        "publisher": getattr(entry, "publisher", "") or "",
+                        "publisher": client_publisher(getattr(entry, "publisher", "") or ""),
                         "url": getattr(entry, "url", "") or ""})
         return out
 
@@ -403,7 +406,11 @@ def report_view(c: Consultation, rulebook=None) -> dict:
         summary.append("Hair: " + ", ".join(findings["hair-state"]) + ".")
     if findings.get("need"):
         summary.append("Your routine needs: " + ", ".join(findings["need"]) + ".")
-    if not summary:
+    missing = _missing_answers(c.facts)
+    if missing:
+        summary.append("Some answers were missing (" + _join(missing) + "), so this report "
+                       "could not check everything; see the first warning.")
+    elif not summary:
         summary.append("Nothing in your answers calls for a change of routine.")
     counts = []
     for kind, one, many in (("referral", "referral to a doctor", "referrals to a doctor"),
@@ -474,6 +481,22 @@ def report_view(c: Consultation, rulebook=None) -> dict:
         "disclaimer": DISCLAIMER,
         "headings": KIND_HEADINGS,
     }
+
+
+def client_publisher(publisher: str) -> str:
+    """The publisher as a client-facing report prints it: a brand's blog is named generically."""
+    return BRAND_PUBLISHER if "brand" in publisher.lower() else publisher
+
+
+def _missing_answers(facts: list[Fact]) -> list[str]:
+    """What the client left unanswered that could hide a warning sign, in words."""
+    missing = []
+    scalp = next((f for f in facts if f.type == "scalp"), None)
+    if scalp is None or scalp.fields.get("symptoms", UNKNOWN) == UNKNOWN:
+        missing.append("what you notice on your scalp")
+    if any(f.type == "uses" and f.fields.get("reactions") == UNKNOWN for f in facts):
+        missing.append("reactions to a product you use")
+    return missing
 
 
 def _join(items: list[str]) -> str:

@@ -68,3 +68,23 @@ def test_the_wash_day_order_puts_mask_then_moisture_then_serum(advisor):
         return next(i for i, step in enumerate(order) if step.startswith(prefix))
     assert at("Shampoo") < at("On mask days") < at("Leave-in conditioner or moisturiser") < at("Hair serum")
     assert len(_days(c, "Hair serum (lengths only)")) in (2, 3)    # not daily
+
+
+def test_a_report_with_missing_safety_answers_never_reads_as_an_all_clear(advisor):
+    """Review item 2: unanswered scalp questions are named in the summary, first warning first."""
+    from haircare_expert.view import report_view
+    c = advisor.consult_file(ROOT / "facts" / "examples" / "unknown-answers.yaml")
+    summary = " ".join(report_view(c)["summary"])
+    assert "Nothing in your answers calls for a change" not in summary
+    assert "what you notice on your scalp" in summary and "reactions to a product" in summary
+    assert c.advice[0].rule == "warning-signs-not-checked"
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_printed_reports_name_no_brand_but_the_json_keeps_the_catalogue(advisor, name):
+    """Review item 18: the brand publishing a source is not printed in a client's report."""
+    from haircare_expert.report import render
+    c = advisor.consult_file(ROOT / "facts" / "examples" / name)
+    for fmt in ("txt", "md", "html"):
+        assert "VEGAMOUR" not in render(c, fmt).upper()
+    assert c.rulebook.sources["scalp-care"].publisher.startswith("VEGAMOUR")

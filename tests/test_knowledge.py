@@ -190,7 +190,111 @@ def test_a_product_reaction_says_stop_that_product_and_never_recommends_it(advis
     first = c.advice[0]
     assert first.rule == "refer-product-reaction" and "Stop using your hair serum" in first.text
     assert "recommend-smoothing-hair-serum" not in c.fired_rules()
-    assert "patch-test-new-products" in c.fired_rules()
+    assert "reaction-no-new-products-yet" in c.fired_rules()
+
+
+# -- the consultant's review (items by number) -------------------------------------------------
+
+def _texts_of(c, rule_id):
+    return [a.text for a in c.advice if a.rule == rule_id]
+
+
+def test_a_red_flag_names_each_current_scalp_product_and_the_massage_to_pause(advisor):
+    """Item 1: the client is told which of their own scalp products to pause, one by one."""
+    c = advisor.consult({"scalp": {"symptoms": ["patchy_loss"]},
+                         "habits": {"scalp_massage": "weekly"},
+                         "routine": [{"product": "shampoo", "applied_to": ["scalp"]},
+                                     {"product": "scalp_serum"},
+                                     {"product": "hair_oil", "applied_to": ["scalp", "ends"]},
+                                     {"product": "hair_serum", "applied_to": ["ends"]},
+                                     {"product": "tea_tree_treatment", "reactions": ["rash"]}]})
+    paused = " ".join(_texts_of(c, "red-flag-pause-scalp-product"))
+    assert "scalp serum" in paused and "hair oil" in paused
+    assert not any(word in paused for word in ("shampoo", "hair serum", "tea tree"))
+    assert any("Stop using your tea tree treatment" in t for t in _texts_of(c, "refer-product-reaction"))
+    assert "weekly" in _texts_of(c, "red-flag-pause-scalp-massage")[0]
+    assert all("doctor" in t for t in _texts_of(c, "red-flag-pause-scalp-product"))
+    calm = advisor.consult({"scalp": {"symptoms": ["flaking"]}, "habits": {"scalp_massage": "daily"},
+                            "routine": [{"product": "scalp_serum"}]})
+    assert not {"red-flag-pause-scalp-product", "red-flag-pause-scalp-massage"} & calm.fired_rules()
+
+
+STOPPED = {"routine": [{"product": "hair_serum", "applied_to": ["roots"], "hair_state": "dry",
+                        "per_week": 7, "reactions": ["itching"]},
+                       {"product": "hair_mask", "rinsed_out": False, "applied_to": ["scalp"]}],
+           "hair": {"concerns": ["frizz", "dryness", "damage", "tangles"], "type": "straight"},
+           "habits": {"heat_styling_per_week": 5}}
+
+
+def test_a_stopped_product_gets_no_how_to_and_nothing_new_is_suggested(advisor):
+    """Item 3: no usage advice, calendar step or new product while a reaction is open."""
+    c = advisor.consult(STOPPED)
+    about_serum = {"hair-serum-not-on-scalp", "hair-serum-not-daily", "hair-serum-on-dry-hair",
+                   "hair-serum-drying", "hair-serum-how-to", "moisturise-before-serum"}
+    assert not about_serum & c.fired_rules()
+    assert [f for f in c.facts if f.type == "recommend"] == []
+    assert not any("serum" in item.lower() for day in c.schedule.values() for item in day)
+    assert not any("serum" in step.lower() for step in c.wash_day_order)
+    # the mask was not reacted to: advice on using it the right way stays
+    assert {"hair-mask-left-in", "hair-mask-on-scalp", "reaction-no-new-products-yet"} <= c.fired_rules()
+    # the same routine without the reaction gets the corrections and the new products
+    calm = advisor.consult({**STOPPED, "routine": [dict(STOPPED["routine"][0], reactions=[]), STOPPED["routine"][1]]})
+    assert about_serum - {"hair-serum-drying", "hair-serum-how-to"} <= calm.fired_rules()
+    assert any(f.type == "recommend" for f in calm.facts)
+
+
+def test_shedding_after_a_product_goes_straight_to_a_dermatologist(advisor):
+    """Item 4: no 'wait a few days' for shedding after a product."""
+    c = advisor.consult({"routine": [{"product": "hair_mask", "reactions": ["shedding", "itching"]}]})
+    first = c.advice[0]
+    assert first.rule == "refer-shedding-after-product" and "dermatologist" in first.text
+    assert "few days" not in " ".join(a.text for a in c.advice if a.kind == "referral")
+    assert not {"refer-product-reaction", "refer-hair-mask-reaction"} & c.fired_rules()
+
+
+def test_next_to_a_red_flag_no_weeks_of_care_and_no_return_to_the_scrub(advisor):
+    """Items 5 and 6: a red flag points to the doctor, not to weeks of care or to later scrubbing."""
+    c = advisor.consult({"scalp": {"symptoms": ["flaking", "redness", "soreness"]},
+                         "routine": [{"product": "scalp_scrub", "applied_to": ["scalp"]}]})
+    texts = " ".join(a.text for a in c.advice if a.rule != "cosmetic-advice-disclaimer")
+    assert "4 to 6 weeks of this care" not in texts and "go back to the scrub" not in texts
+    assert {"flakes-tell-the-doctor", "red-flag-pause-scalp-product"} <= c.fired_rules()
+    assert not {"flakes-dry-scalp-or-dandruff", "scalp-scrub-on-irritated-scalp"} & c.fired_rules()
+
+
+@pytest.mark.parametrize("profile", [{}, {"scalp": {"symptoms": "unknown"}},
+                                     {"scalp": {"symptoms": []}, "routine": [{"product": "shampoo", "reactions": "unknown"}]}],
+                         ids=["no-answers", "symptoms-unknown", "reactions-unknown"])
+def test_missing_safety_answers_open_with_the_signs_to_watch_and_no_massage(advisor, profile):
+    """Item 2: unknown symptoms or reactions are never read as an all-clear."""
+    c = advisor.consult(profile)
+    assert c.advice[0].rule == "warning-signs-not-checked"
+    assert "dermatologist" in c.advice[0].text
+    if profile.get("scalp", {}).get("symptoms") != []:
+        assert "recommend-scalp-massage" not in c.fired_rules()
+
+
+def test_fine_or_flat_hair_gets_a_light_serum_and_only_thin_or_flat_hair_gets_volume(advisor):
+    """Items 8 and 9: no heavy smoothing serum for fine or flat hair; no volume for thick breaking hair."""
+    for hair in ({"thickness": "fine", "concerns": ["frizz"]}, {"thickness": "medium", "concerns": ["flatness"]}):
+        fired = advisor.consult({"hair": hair, "goals": ["shine"]}).fired_rules()
+        assert "recommend-light-hair-serum" in fired and "recommend-smoothing-hair-serum" not in fired
+    thick = advisor.consult({"hair": {"type": "coily", "thickness": "thick", "concerns": ["breakage"]},
+                             "habits": {"heat_styling_per_week": 7}, "scalp": {"symptoms": []}})
+    assert "recommend-volumizing-serum" not in thick.fired_rules()
+    thin = advisor.consult({"hair": {"concerns": ["thinning"]}, "scalp": {"symptoms": []}})
+    assert "recommend-volumizing-serum" in thin.fired_rules()
+
+
+def test_a_product_the_client_already_uses_well_is_kept_not_sold_as_new(advisor):
+    """Item 12: 'keep using it', with its how-to, instead of recommending it as a new product."""
+    c = advisor.consult({"scalp": {"symptoms": ["flaking"]}, "goals": ["define_curls"],
+                         "routine": [{"product": "scalp_serum", "washed_first": True, "per_week": 3},
+                                     {"product": "hair_serum", "applied_to": ["ends"]}]})
+    fired = c.fired_rules()
+    assert {"keep-using-scalp-serum", "keep-using-hair-serum", "scalp-serum-how-to", "hair-serum-how-to"} <= fired
+    assert not {"recommend-scalp-serum", "recommend-hydrating-hair-serum", "about-scalp-serum",
+                "about-hair-serum"} & fired
 
 
 @pytest.mark.parametrize("profile, topic, sources", [

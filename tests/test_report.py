@@ -215,7 +215,7 @@ def test_a_consultation_without_its_rulebook_still_renders_with_source_ids(dry):
 
 def test_matched_facts_are_described_in_words_with_where_they_came_from(dry):
     scalp = next(f for f in dry.facts if f.type == "scalp")
-    assert describe_fact(scalp) == "scalp symptoms: flaking, itching (your answer: scalp)"
+    assert describe_fact(scalp) == "scalp symptoms: flaking, itching, soreness (your answer: scalp)"
 
 
 def test_txt_report_wraps_to_90_columns(dry, referral):
