@@ -696,7 +696,7 @@ def rule_info(rulebook: Rulebook, rule_id: str, questions: Any = "shipped") -> d
         "where": rule.location, "salience": rule.salience, "stratum": rule.stratum,
         "tags": list(rule.tags), "sources": [dict(s) for s in rule.sources],
         "text": rule_source(rule),
-        "conditions": [c.describe().replace("no a ", "no ") for c in rule.when] or ["always (no conditions)"],
+        "conditions": [c.describe() for c in rule.when] or ["always (no conditions)"],
         "advises": rule.advise, "steps": list(rule.steps),
         "concludes": [_decl_words(d) for d in rule.declare],
         "used_by": used_by, "fed_by": fed_by,

@@ -715,13 +715,14 @@ def _template_names(rule: Rule, problems: list) -> set[str]:
     texts = [t for t in (rule.advise, *rule.steps) if "{" in t]
     if not texts:
         return set()
-    from jinja2 import TemplateSyntaxError, meta
+    from jinja2 import TemplateSyntaxError, nodes
     from jinja2.sandbox import SandboxedEnvironment
     env = SandboxedEnvironment()
     names: set[str] = set()
     for text in texts:
         try:
-            names |= meta.find_undeclared_variables(env.parse(text))
+            # every name read, globals such as `cycler` included: only bound variables may appear
+            names |= {n.name for n in env.parse(text).find_all(nodes.Name) if n.ctx == "load"}
         except TemplateSyntaxError as exc:
             problems.append(RuleError(rule.location, f"rule {rule.id}: text {text[:40]!r}...: {exc.message}"))
     return names

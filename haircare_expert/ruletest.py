@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 from . import yamlio
+from .evaluator import why_not
 from .conditions import Not, Pattern, matches, match_pattern
 from .consultation import Advisor
 from .errors import HaircareError, RuleError
@@ -279,16 +280,11 @@ def run_tests(advisor: Advisor | None = None, extra_rules: Iterable[str] = (),
 
 def _why_not(rule, consultation: Consultation) -> str:
     """The first condition that fails for the closest alternative (a hint for the author)."""
-    best = None
-    for variant in rule.variants():
-        for cut in range(len(variant), -1, -1):
-            if next(matches(variant[:cut], consultation.facts), None) is not None:
-                if cut < len(variant) and (best is None or cut > best[0]):
-                    best = (cut, variant[cut])
-                break
-    if best is None:
+    failures = why_not(rule, consultation.facts)
+    if not failures:
         return ""
-    return f" (first unmet condition: {best[1].describe().replace('no a ', 'no ')})"
+    closest = max(failures, key=lambda failure: failure.index)
+    return f" (first unmet condition: {closest.condition.describe()})"
 
 
 def _units(rule) -> list[tuple]:
@@ -313,7 +309,7 @@ def _units(rule) -> list[tuple]:
 def _unit_words(unit) -> str:
     cond, test = unit
     if test is None:
-        return cond.describe().replace("no a ", "no ")
+        return cond.describe()
     return f"{cond.type}: {test.describe()}"
 
 
@@ -364,7 +360,7 @@ def _coverage(rulebook, consultations: list[Consultation], cases: list[_Case]) -
             for i, variant in enumerate(variants):
                 if i not in taken.get(rule.id, set()):
                     alt_never.append({"rule": rule.id, "alternative": i + 1, "where": rule.location,
-                                      "conditions": "; ".join(c.describe().replace("no a ", "no ") for c in variant)})
+                                      "conditions": "; ".join(c.describe() for c in variant)})
         units = _units(rule)
         cond_total += len(units)
         for unit in units:
