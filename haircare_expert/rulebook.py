@@ -41,6 +41,7 @@ class ScheduleEntry:
     per_week: tuple[int, int]       # (at least, at most) times a week
     days: str                       # wash | between | any | daily
     order: int = 50
+    replaces: str = ""              # another item this one stands in for (it is left out)
 
 
 @dataclass(frozen=True)
@@ -625,7 +626,12 @@ def _parse_schedule(node, then, p, label) -> list[ScheduleEntry]:
         if not isinstance(order, int) or isinstance(order, bool):
             p.add(entry, "order", f"{label}: order must be a whole number")
             continue
-        out.append(ScheduleEntry(" ".join(entry["item"].split()), per, days, order))
+        replaces = entry.get("replaces", "")
+        if not isinstance(replaces, str):
+            p.add(entry, "replaces", f"{label}: replaces names the item this entry stands in for")
+            continue
+        out.append(ScheduleEntry(" ".join(entry["item"].split()), per, days, order,
+                                 " ".join(replaces.split())))
     return out
 
 

@@ -61,14 +61,16 @@ def plan(entries: Iterable[ScheduleEntry], washes_per_week) -> dict[str, list[st
     """Place each entry on days of the week; return ``{"mon": [...], ...}`` in entry order.
 
     An entry named twice (two rules asking for the same item) is placed once, by its first
-    request in ``(order, item)`` order. With no wash days in the week (``washes_per_week`` is
+    request in ``(order, item)`` order. An entry with ``replaces`` stands in for the item it
+    names, which is then left out (e.g. a product started later than the rest of the plan). With no wash days in the week (``washes_per_week`` is
     0) a ``wash`` entry has no day to go on and is left out; the advice text explains it.
     """
     wash = wash_days(washes_per_week)
     rest = [d for d in range(7) if d not in wash]
     week: dict[str, list[str]] = {day: [] for day in WEEKDAYS}
     load = [0] * 7
-    seen = set()
+    entries = list(entries)
+    seen = {entry.replaces for entry in entries if entry.replaces}
     for entry in sorted(entries, key=lambda e: (e.order, e.item)):
         if entry.item in seen:
             continue

@@ -297,6 +297,87 @@ def test_a_product_the_client_already_uses_well_is_kept_not_sold_as_new(advisor)
                 "about-hair-serum"} & fired
 
 
+def _days_with(c, prefix):
+    return [day for day, items in c.schedule.items() if any(i.startswith(prefix) for i in items)]
+
+
+def test_an_irritated_scalp_starts_one_new_product_at_a_time_and_no_massage(advisor):
+    """Item 7: soothing care first and in the week, the scalp serum from week 3, massage after calming."""
+    irritated = {"scalp": {"symptoms": ["redness", "itching", "sensitivity"]},
+                 "habits": {"washes_per_week": 3, "scalp_massage": "never"}}
+    c = advisor.consult(irritated)
+    week = [item for day in c.schedule.values() for item in day]
+    assert "Scalp serum" not in week and not any(i.startswith("Scalp massage") for i in week)
+    assert len(_days_with(c, "Soothing scalp treatment")) in (2, 3)
+    assert len(_days_with(c, "Scalp serum (from week 3")) in (2, 3)
+    assert any(s.startswith("Soothing scalp treatment") for s in c.wash_day_order)
+    assert "week 3" in _texts_of(c, "soothe-first-then-scalp-serum")[0]
+    assert {"scalp-massage-once-calm"} <= c.fired_rules()
+    assert "recommend-scalp-massage" not in c.fired_rules()
+    # a client who already massages a red scalp is told to pause it
+    daily = advisor.consult({**irritated, "habits": {"scalp_massage": "daily"}})
+    assert "daily" in _texts_of(daily, "scalp-massage-on-irritated-scalp")[0]
+    # without a sensitive scalp nothing is staggered: the serum is in the week from Monday
+    plain = advisor.consult({"scalp": {"symptoms": ["redness", "itching"]}})
+    assert "soothe-first-then-scalp-serum" not in plain.fired_rules()
+    assert len(_days_with(plain, "Scalp serum")) in (2, 3)
+
+
+def test_a_recommended_tea_tree_treatment_is_in_the_week_and_the_wash_day(advisor):
+    """Item 7: every recommended scalp treatment has its days and its wash-day step."""
+    c = advisor.consult({"scalp": {"symptoms": []}, "goals": ["healthy_scalp"],
+                         "habits": {"washes_per_week": 3}})
+    assert len(_days_with(c, "Tea tree scalp treatment")) in (1, 2)
+    assert any(s.startswith("Tea tree scalp treatment") for s in c.wash_day_order)
+
+
+def test_heat_days_get_the_protectant_and_daily_heat_on_breaking_hair_is_questioned(advisor):
+    """Item 10: the protectant is in the week (for heat days only); heavy heat on weak hair is cut."""
+    c = advisor.consult({"hair": {"type": "coily", "thickness": "thick", "concerns": ["breakage"]},
+                         "habits": {"heat_styling_per_week": 7, "washes_per_week": 1}})
+    assert len(_days_with(c, "Heat protectant")) == 7
+    assert all("heat days only" in i for day in c.schedule.values() for i in day if i.startswith("Heat"))
+    order = c.wash_day_order
+    serum = next(i for i, s in enumerate(order) if s.startswith("Hair serum"))
+    heat = next(i for i, s in enumerate(order) if s.startswith("Heat protectant"))
+    assert serum < heat                                      # C10: the serum goes on first
+    assert "7 times a week" in _texts_of(c, "cut-heat-on-damaged-hair")[0]
+    light = advisor.consult({"hair": {"concerns": ["breakage"]}, "habits": {"heat_styling_per_week": 1}})
+    assert "cut-heat-on-damaged-hair" not in light.fired_rules()
+    assert "Heat protectant before any heat (heat days only)" in light.schedule["mon"]
+
+
+def test_a_drying_serum_is_never_answered_with_a_silicone_free_one(advisor):
+    """Item 11: the advice does not both recommend a silicone serum and tell the client to drop silicone."""
+    c = advisor.consult({"hair": {"type": "straight", "concerns": ["frizz", "dryness"]},
+                         "routine": [{"product": "hair_serum", "hair_state": "dry", "per_week": 7}]})
+    assert "hair-serum-drying" in c.fired_rules()
+    texts = " ".join(a.text for a in c.advice)
+    assert "silicone-free serum" not in texts
+    assert "hydrating serum" in _texts_of(c, "hair-serum-drying")[0]
+
+
+def test_conditioner_on_an_oily_scalp_is_moved_to_the_lengths(advisor):
+    """Item 13: conditioner on an oily scalp is caught; on a dry scalp it is left alone."""
+    oily = advisor.consult({"scalp": {"symptoms": ["oiliness"]},
+                            "routine": [{"product": "conditioner", "applied_to": ["scalp", "ends"]}]})
+    assert "lengths" in _texts_of(oily, "conditioner-off-an-oily-scalp")[0]
+    dry = advisor.consult({"scalp": {"symptoms": ["tightness"]},
+                           "routine": [{"product": "conditioner", "applied_to": ["scalp", "ends"]}]})
+    assert "conditioner-off-an-oily-scalp" not in dry.fired_rules()
+
+
+def test_a_scalp_serum_for_dry_hair_goes_on_after_the_hair_serum(advisor):
+    """Item 14: damp-hair products first; a dry-application scalp serum once the hair has dried."""
+    c = advisor.consult({"scalp": {"symptoms": ["flaking"]}, "goals": ["shine"]})
+    order = c.wash_day_order
+
+    def at(prefix):
+        return next(i for i, s in enumerate(order) if s.startswith(prefix))
+    assert at("Scalp serum made for damp hair") < at("Hair serum on damp lengths") \
+        < at("Detangle") < at("Scalp serum made for dry hair")
+
+
 @pytest.mark.parametrize("profile, topic, sources", [
     ({"routine": [{"product": "hair_serum", "hair_state": "dry"}]},
      "Hair serum on dry hair or on damp hair?", {"serum-vs-mask", "scalp-care"}),

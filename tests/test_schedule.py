@@ -85,3 +85,10 @@ def test_pick_prefers_spacing_then_the_least_loaded_days():
     assert pick([0, 1, 2, 4, 5], 2, [0] * 7) == [0, 4]
     assert pick([0, 2, 4], 1, [1, 0, 0, 0, 1, 0, 0]) == [2]
     assert pick([0, 2, 4], 5, [0] * 7) == [0, 2, 4]
+
+
+def test_an_entry_can_stand_in_for_another_item():
+    """A product started later replaces its plain entry instead of both showing."""
+    later = ScheduleEntry("Serum (from week 3)", (2, 3), "wash", 60, replaces="Serum")
+    week = plan([entry("Serum", [2, 3], order=60), later], 3)
+    assert days_of(week, "Serum") == [] and len(days_of(week, "Serum (from week 3)")) == 3
