@@ -231,6 +231,7 @@ def batch(count: int, jobs: list[int]) -> None:
         outputs = []
         for n in jobs:
             out = Path(folder) / f"out-{n}.jsonl"
+            used = _children_cpu()
             start = time.perf_counter()
             done = subprocess.run(command + ["batch", str(source), "-o", str(out), "--jobs", str(n)],
                                   capture_output=True)
@@ -238,11 +239,21 @@ def batch(count: int, jobs: list[int]) -> None:
                 print(f"\n### haircare batch\n\nnot available here: {done.stderr.decode().strip()}")
                 return
             seconds = time.perf_counter() - start
+            cpu = _children_cpu() - used
             outputs.append(out.read_bytes())
-            rows.append([n, count, f"{seconds:.2f} s", f"{count / seconds:,.0f}"])
+            rows.append([n, count, f"{seconds:.2f} s", f"{count / seconds:,.0f}",
+                         f"{cpu:.2f} s ({cpu / count * 1000:.2f} ms a profile)"])
         same = all(o == outputs[0] for o in outputs)
     table(f"haircare batch: {count} profiles, whole command (start-up included); "
-          f"outputs identical across job counts: {same}", ["jobs", "profiles", "wall time", "profiles / s"], rows)
+          f"outputs identical across job counts: {same}",
+          ["jobs", "profiles", "wall time", "profiles / s", "CPU, all processes"], rows)
+
+
+def _children_cpu() -> float:
+    """User + system CPU seconds of the finished child processes (and theirs) so far."""
+    import resource
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def main(argv=None) -> None:

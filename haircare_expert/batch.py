@@ -14,6 +14,7 @@ from the rule folders where they are spawned). Results are written in input orde
 """
 from __future__ import annotations
 
+import gc
 import json
 import multiprocessing
 import signal
@@ -28,8 +29,9 @@ from . import yamlio
 from .atomic import atomic_writer
 from .errors import HaircareError, ProfileError
 
-#: Lines handed to a worker at a time: large enough to amortise the inter-process traffic.
-CHUNK = 250
+#: Lines handed to a worker at a time: large enough to amortise the inter-process traffic
+#: (a few milliseconds a chunk), small enough that the workers finish close together.
+CHUNK = 100
 
 
 @dataclass
@@ -80,11 +82,78 @@ def parse_line(raw: bytes, where: str):
         raise ProfileError(where, f"not a JSON profile: {exc}") from None
 
 
-def advise_line(advisor, raw: bytes, where: str) -> str:
-    """The compact contract JSON for one input line."""
+#: ``json.dumps(data, ensure_ascii=False, separators=(",", ":"))``; plain data from to_json():
+#: no cycles to look for.
+_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), check_circular=False).encode
+
+
+class Encoder:
+    """The compact JSON text of a consultation: exactly ``_dumps(consultation.to_json())``, with
+    the blocks that repeat from client to client encoded once.
+
+    A JSON object's text is its members' texts joined, so each top-level member is encoded on
+    its own: the ``knowledge_base`` block (the same for every client of a knowledge base) is
+    reused while it is equal to the last one, and each advice object reuses the text of
+    everything before its two last members (``matched_facts`` and ``fired``, which vary) while
+    those members are equal to the ones encoded. An advice whose last members are not those
+    two is encoded whole, so a change of ``to_json`` cannot make the text differ.
+    """
+
+    _VARYING = ["matched_facts", "fired"]
+
+    def __init__(self, limit: int = 4096):
+        self._limit = limit
+        self._kb: tuple = ({}, "{}")
+        self._advice: dict[tuple, tuple] = {}
+        self._keys: dict[str, str] = {}
+
+    def __call__(self, consultation) -> str:
+        data = consultation.to_json()
+        parts = []
+        for name, value in data.items():
+            key = self._keys.get(name)
+            if key is None:
+                key = self._keys[name] = _dumps(name) + ":"
+            if name == "knowledge_base":
+                text = self._knowledge_base(value)
+            elif name == "advice" and type(value) is list:
+                text = "[" + ",".join([self._one_advice(a) for a in value]) + "]"
+            else:
+                text = _dumps(value)
+            parts.append(key + text)
+        return "{" + ",".join(parts) + "}"
+
+    def _knowledge_base(self, value) -> str:
+        last, text = self._kb
+        if value != last:
+            text = _dumps(value)
+            self._kb = (value, text)
+        return text
+
+    def _one_advice(self, advice) -> str:
+        if type(advice) is not dict or list(advice)[-2:] != self._VARYING:
+            return _dumps(advice)
+        items = list(advice.items())
+        fixed = items[:-2]
+        # The strings come from the rule (their hashes are cached); the lists are compared.
+        key = tuple([v if type(v) is str else None for _, v in fixed])
+        cached = self._advice.get(key)
+        if cached is None or cached[0] != fixed:
+            if len(self._advice) >= self._limit:
+                self._advice.clear()
+            prefix = _dumps(dict(fixed))[:-1] + ("," if fixed else "")
+            cached = self._advice[key] = (fixed, prefix)
+        facts, fired = advice["matched_facts"], advice["fired"]
+        return (cached[1] + '"matched_facts":' + _dumps(facts) + ',"fired":'
+                + (int.__repr__(fired) if type(fired) is int else _dumps(fired)) + "}")
+
+
+def advise_line(advisor, raw: bytes, where: str, encode=None) -> str:
+    """The compact contract JSON for one input line (``encode``: an :class:`Encoder`)."""
     consultation = advisor.consult(parse_line(raw, where), where)
-    return json.dumps(consultation.to_json(), ensure_ascii=False, separators=(",", ":"),
-                      check_circular=False)   # plain data from to_json(): no cycles to look for
+    if encode is None:
+        return _dumps(consultation.to_json())
+    return encode(consultation)
 
 
 def _rebuild(cls: type, where: str, what: str) -> HaircareError:
@@ -94,12 +163,12 @@ def _rebuild(cls: type, where: str, what: str) -> HaircareError:
     return error
 
 
-def _advise_chunk(advisor, name: str, chunk: Sequence[tuple[int, bytes]]) -> list[str]:
+def _advise_chunk(advisor, name: str, chunk: Sequence[tuple[int, bytes]], encode=None) -> list[str]:
     out = []
     for number, raw in chunk:
         where = f"{name}:{number}"
         try:
-            out.append(advise_line(advisor, raw, where))
+            out.append(advise_line(advisor, raw, where, encode))
         except HaircareError as exc:
             if exc.where == where or exc.where.startswith(where + ":"):
                 raise
@@ -124,22 +193,33 @@ def _init_worker(rules_dirs: tuple, advisor=None) -> None:
             from .consultation import Advisor
             advisor = Advisor(extra_rules=rules_dirs)
         _WORKER["advisor"] = advisor
+        _WORKER["encode"] = Encoder()
     except HaircareError as exc:
         _WORKER["error"] = (type(exc), exc.where, exc.what)
+    # The compiled knowledge base lives as long as the worker: keep the garbage collector from
+    # scanning it again and again (and, in a forked worker, from touching the pages it shares
+    # with the parent).
+    gc.freeze()
 
 
 def _work(name: str, chunk: list[tuple[int, bytes]]):
-    """Advise one chunk in a worker: (last line number, profiles, output text, error). The
-    output comes back as one string (cheap to pass between processes); an error comes back as
-    data, because our errors do not pickle (their constructor takes two arguments)."""
+    """Advise one chunk in a worker: (last line number, profiles, output, error). The output
+    comes back as the UTF-8 bytes of its lines (cheap to pass between processes, and written as
+    they are); an error comes back as data, because our errors do not pickle (their
+    constructor takes two arguments)."""
     last = chunk[-1][0]
     if "error" in _WORKER:
-        return last, 0, "", _WORKER["error"]
+        return last, 0, b"", _WORKER["error"]
     try:
-        out = _advise_chunk(_WORKER["advisor"], name, chunk)
+        out = _advise_chunk(_WORKER["advisor"], name, chunk, _WORKER["encode"])
     except HaircareError as exc:
-        return last, 0, "", (type(exc), exc.where, exc.what)
-    return last, len(out), "".join(line + "\n" for line in out), None
+        return last, 0, b"", (type(exc), exc.where, exc.what)
+    return last, len(out), _lines(out), None
+
+
+def _lines(out: list[str]) -> bytes:
+    """The output lines as the output file holds them (UTF-8, one per line)."""
+    return ("\n".join(out) + "\n").encode("utf-8") if out else b""
 
 
 def _chunks(lines: Iterable[tuple[int, bytes]], size: int) -> Iterator[list[tuple[int, bytes]]]:
@@ -149,7 +229,7 @@ def _chunks(lines: Iterable[tuple[int, bytes]], size: int) -> Iterator[list[tupl
 
 
 def _parallel(name: str, lines, jobs: int, advisor, rules_dirs: tuple,
-              chunk: int) -> Iterator[tuple[int, int, str]]:
+              chunk: int) -> Iterator[tuple[int, int, bytes]]:
     """(last line number, profiles, output text) per chunk, advised in ``jobs`` processes and
     yielded in input order, with a few chunks in flight per worker."""
     if "fork" in multiprocessing.get_all_start_methods():
@@ -164,7 +244,7 @@ def _parallel(name: str, lines, jobs: int, advisor, rules_dirs: tuple,
         try:
             for part in chunks:
                 pending.append(pool.submit(_work, name, part))
-                if len(pending) >= jobs * 3:
+                if len(pending) >= jobs * 4:
                     yield _result(pending.popleft())
             while pending:
                 yield _result(pending.popleft())
@@ -173,17 +253,18 @@ def _parallel(name: str, lines, jobs: int, advisor, rules_dirs: tuple,
                 future.cancel()
 
 
-def _result(future) -> tuple[int, int, str]:
+def _result(future) -> tuple[int, int, bytes]:
     last, count, text, error = future.result()
     if error is not None:
         raise _rebuild(*error)
     return last, count, text
 
 
-def _sequential(name: str, lines, advisor, chunk: int) -> Iterator[tuple[int, int, str]]:
+def _sequential(name: str, lines, advisor, chunk: int) -> Iterator[tuple[int, int, bytes]]:
+    encode = Encoder()
     for part in _chunks(lines, chunk):
-        out = _advise_chunk(advisor, name, part)
-        yield part[-1][0], len(out), "".join(line + "\n" for line in out)
+        out = _advise_chunk(advisor, name, part, encode)
+        yield part[-1][0], len(out), _lines(out)
 
 
 def run(source: str | Path, output: str | Path, *, advisor=None, rules_dirs: Sequence[str] = (),
@@ -205,7 +286,7 @@ def run(source: str | Path, output: str | Path, *, advisor=None, rules_dirs: Seq
     else:
         parts = _sequential(name, lines, advisor, chunk)
     profiles = 0
-    with atomic_writer(output) as out:
+    with atomic_writer(output, binary=True) as out:
         for last_line, count, text in parts:
             out.write(text)
             profiles += count

@@ -30,6 +30,18 @@ def _text_template(text: str):
     return _TEXT_ENV.from_string(text)
 
 
+@lru_cache(maxsize=4096, typed=True)
+def _plan(entries: tuple, washes) -> dict[str, tuple[str, ...]]:
+    # The weekly plan depends on the entries and the wash count only, and the same few come
+    # back client after client: work each out once.
+    return {day: tuple(items) for day, items in plan(entries, washes).items()}
+
+
+def _week(entries: list, washes) -> dict[str, list[str]]:
+    # ScheduleEntry is frozen and washes a number or 'unknown': both hashable
+    return {day: list(items) for day, items in _plan(tuple(entries), washes).items()}
+
+
 def render_text(rule: Rule, text: str, bindings: dict) -> str:
     if "{" not in text:
         return text
@@ -97,7 +109,7 @@ def assemble(rulebook: Rulebook, client: dict, facts: list[Fact], trace: list[Fi
                 "date": client.get("date", "")},
         knowledge_base=rulebook.summary(),
         advice=ordered,
-        schedule=plan(schedule_entries, washes),
+        schedule=_week(schedule_entries, washes),
         wash_day_order=[step for step, _ in sorted(wash_steps.items(), key=lambda kv: (kv[1], kv[0]))],
         conflicts=sorted(conflicts.values(), key=lambda c: c.topic),
         facts=list(facts),

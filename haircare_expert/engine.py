@@ -5,17 +5,25 @@
 (rule, matched facts, bindings, facts declared) and every fact keeps its origin.
 
 Speed (measured in ``benchmarks/``; the results are identical to experta's own matcher, which
-``tests/test_engine_matcher.py`` checks):
+``tests/test_engine_matcher.py`` checks). The network, its node classes, the fact list, the
+agenda and the strategy hook are experta's; what changed is how tokens travel and what is
+worked out once instead of per consultation:
 
 * :class:`TrackedReteMatcher` asks only the conflict-set nodes that received a token since the
   last question for their changes; experta's ``ReteMatcher`` polls every rule's node after every
   firing, which made the cost grow with rules x firings.
-* Its root hands a fact only to the alpha branches for the fact's class, and its alpha nodes
-  test a fact before copying the token (experta copies first; most tests fail).
-* ``reset()`` wipes each node's memory once; experta's recursive reset visits a shared node once
-  per path to it.
-* The compiled engine class answers ``get_rules()``/``get_deffacts()`` from a cache: experta walks
-  the class with ``inspect.getmembers`` on every ``reset()``.
+* Its root hands a fact only to the alpha branches for the fact's class; one function walks the
+  alpha nodes, testing before building anything, looking a value up among sibling equality
+  tests instead of trying each, and building a token only for a join or conflict-set node.
+* No node modifies a token, so tokens are shared instead of copied at every node; join and
+  negation memories hold tokens' facts and contexts as they are (experta froze them and thawed
+  them again for every test); conflict-set nodes key their changes by token info.
+* ``reset()`` wipes only the memories a run filled; rules, deffacts and their signatures are
+  found once (experta walks the class with ``inspect.getmembers`` on every ``reset()``).
+* :class:`_QuickEngine` runs experta's loop calling each rule's compiled action directly, and
+  declares facts into experta's fact list without re-checking what cannot fail; each action
+  knows its captured facts, and a declaration without variables its fact's identity, from
+  compile time.
 
 Determinism: :class:`StableDepthStrategy` gives the agenda a total order (experta left ties
 to hash order).
@@ -23,18 +31,25 @@ to hash order).
 from __future__ import annotations
 
 import bisect
+import inspect
 import logging
 from collections.abc import Mapping
+from contextlib import suppress
 from typing import Any, Sequence
 
 from . import _compat  # noqa: F401  (must run before experta is imported)
 from experta import AND, AS, NOT, Fact as _ExFact, KnowledgeEngine, P, Rule as _ExRule, W
+from experta import watchers
+from experta.activation import Activation
+from experta.agenda import Agenda
+from experta.factlist import FactList
+from experta.fieldconstraint import ANDFC
 from experta.matchers.rete import ReteMatcher
-from experta.matchers.rete.check import FactCapture, FeatureCheck, TypeCheck
+from experta.matchers.rete.check import FactCapture, FeatureCheck, SameContextCheck, TypeCheck
 from experta.matchers.rete.mixins import ChildNode, NoMemory
 from experta.matchers.rete.nodes import (BusNode, ConflictSetNode, FeatureTesterNode, NotNode,
                                          OrdinaryMatchNode)
-from experta.matchers.rete.token import Token
+from experta.matchers.rete.token import Token, TokenInfo
 from experta.strategies import DepthStrategy
 
 from .conditions import Pattern, Var
@@ -52,54 +67,263 @@ for _logger in ("experta", "experta.watchers"):
     logging.getLogger(_logger).addHandler(logging.NullHandler())
 
 
-def _new_token(tag, data, context) -> Token:
-    # Token() re-validates every fact on each copy; the data here is already a token's.
-    return tuple.__new__(Token, (tag, data, context))
+_VALID = Token.TagType.VALID
+_INVALID = Token.TagType.INVALID
+_MISSING = object()
 
 
-def _copy(token) -> Token:
-    """What ``Token.copy()`` gives, without re-validating the facts."""
-    return tuple.__new__(Token, (token.tag, token.data.copy(), token.context.copy()))
+def _info(token) -> TokenInfo:
+    """What ``token.to_info()`` gives, built directly."""
+    return tuple.__new__(TokenInfo, (frozenset(token.data), frozenset(token.context.items())))
+
+
+def _merge(context: dict, match) -> dict | None:
+    """The context after a passing alpha test returned the bindings ``match`` (None when they
+    clash with what the context holds), as ``FeatureTesterNode._activate`` decides it; the
+    context given is not changed (tokens are shared, never modified, see below)."""
+    for key, value in match.items():
+        if isinstance(key, tuple):  # negated condition
+            if key[1] in context and context[key[1]] == value:
+                return None
+        else:
+            if context.get(key, value) != value:
+                return None
+            if (False, key) in context and context[(False, key)] == value:
+                return None
+    context = context.copy()
+    context.update(match)
+    return context
+
+
+_DISPATCH = object()
+
+
+def _index_kids(kids: list) -> list:
+    """``kids`` with the alpha children testing one field for equality with a value (``type:
+    curly``, ``name: shine``...) replaced by one entry that looks the fact's value up among
+    theirs, where there are at least three such children on the field: one lookup instead of
+    a test for each. The children a value selects are walked as if each had been tested (an
+    equality test passes with no bindings); the rest are untouched. Which tokens reach which
+    nodes does not change, only the order siblings are visited in, and nothing downstream
+    depends on that order (the agenda orders activations totally)."""
+    by_field: dict[str, list] = {}
+    for child, test, callback in kids:
+        equals = getattr(test, "equals", None) if callback is None else None
+        if equals is not None:
+            by_field.setdefault(equals[0], []).append((equals[1], child))
+    indexed = {field for field, tests in by_field.items() if len(tests) >= 3}
+    if not indexed:
+        return kids
+    out = []
+    for entry in kids:
+        child, test, callback = entry
+        equals = getattr(test, "equals", None) if callback is None else None
+        if equals is None or equals[0] not in indexed:
+            out.append(entry)
+        elif equals[0] in by_field:
+            table: dict = {}
+            for key, node in by_field.pop(equals[0]):
+                table.setdefault(key, []).append(node)
+            out.append((table, equals[0], _DISPATCH))
+    return out
+
+
+def _alpha(kids, fact, tag, data, context) -> None:
+    """Pass ``fact`` (its token: ``tag``, ``data``, ``context``) to the children of an alpha node
+    it has passed. Alpha children are tested and walked here directly; the token itself is built
+    once, and only when a join or conflict-set node is to receive it."""
+    token = None
+    for child, test, callback in kids:
+        if test is None:
+            if token is None:
+                token = tuple.__new__(Token, (tag, data, context))
+            callback(token)
+            continue
+        if callback is _DISPATCH:       # child: {(type, value): nodes}, test: the field
+            value = fact.get(test, _MISSING)
+            if value is _MISSING:
+                continue
+            try:
+                passed = child.get((type(value), value))
+            except TypeError:           # unhashable: equal to none of the values
+                continue
+            if passed:
+                for node in passed:
+                    _alpha(node._kids, fact, tag, data, context)
+            continue
+        match = test(fact)
+        if not match:
+            continue
+        if match is True or not isinstance(match, Mapping):
+            _alpha(child._kids, fact, tag, data, context)
+        elif not context and type(match) is dict:
+            _alpha(child._kids, fact, tag, data, match)     # nothing to clash with: it is new
+        else:
+            merged = _merge(context, match)
+            if merged is not None:
+                _alpha(child._kids, fact, tag, data, merged)
+
+
+def _str_keys(context) -> dict:
+    return {k: v for k, v in context if isinstance(k, str)}
 
 
 class _TrackedConflictSetNode(ConflictSetNode):
-    """A conflict-set node that tells its matcher it has pending changes."""
+    """A conflict-set node that tells its matcher it has pending changes, and keeps them in
+    dicts keyed by the token's info.
+
+    experta keys them by ``Activation`` objects, whose hash builds two frozensets each time. The
+    info holds the same facts and context (its hash is cheap: frozensets cache theirs), and
+    this compiler binds no negated variables (``~W``), so the context holds string keys only
+    and two infos are equal exactly when their activations are.
+    """
 
     _pending: set
     _rank: int
 
     def activate(self, token):
         self._pending.add(self._rank)
-        return self._activate(_copy(token))
+        info = _info(token)
+        if token.tag is _VALID:
+            if info in self.memory:
+                return
+            self.memory.add(info)
+            if info in self._removed:
+                del self._removed[info]
+            else:
+                self._added[info] = Activation(self.rule, info.data, _str_keys(info.context))
+        else:
+            self.memory.remove(info)
+            if info in self._added:
+                del self._added[info]
+            else:
+                self._removed[info] = Activation(self.rule, info.data, _str_keys(info.context))
+
+    def _reset(self):
+        self.memory = set()
+        self._added = {}
+        self._removed = {}
+
+    def get_activations(self):
+        added, removed = list(self._added.values()), list(self._removed.values())
+        self._added = {}
+        self._removed = {}
+        return added, removed
 
 
-class _QuickTwoInputs:
-    """Join and negation nodes receiving tokens without experta's per-token debug log call and
-    re-validation (mixed into experta's own node classes)."""
+def _same_context(left: dict, right: dict) -> bool:
+    """``SameContextCheck()(left, right)`` as a plain function, without its per-pair log call."""
+    for key, value in left.items():
+        if key[0] is False:
+            raise RuntimeError('Negated value "%s" present before capture.' % key[1])
+        if key in right and value != right[key]:
+            return False
+        if (False, key) in right and value == right[(False, key)]:
+            return False
+    return True
+
+
+class _QuickOrdinaryMatchNode(OrdinaryMatchNode):
+    """A join node doing what experta's does (``OrdinaryMatchNode.__activation``), without
+    copying the token it receives (no node here modifies a token), re-validating the facts of
+    the tokens it makes, or logging every pair it tests. Its memories hold each token's
+    (facts, context) as they are, where experta holds frozen copies (``TokenInfo``) and thaws
+    the context again for every test: the same contents, compared the same way."""
 
     def activate_left(self, token):
-        return self._activate_left(_copy(token))
+        self._join(token, self.left_memory, self.right_memory, True)
 
     def activate_right(self, token):
-        return self._activate_right(_copy(token))
+        self._join(token, self.right_memory, self.left_memory, False)
+
+    def _join(self, token, branch_memory, matching_memory, is_left):
+        context = token.context
+        if token.tag is _VALID:
+            branch_memory.append((token.data, context))
+        else:
+            with suppress(ValueError):
+                branch_memory.remove((token.data, context))
+        if not matching_memory:
+            return
+        matcher = self.matcher
+        for other_data, other_context in matching_memory:
+            if is_left:
+                match = matcher(context, other_context)
+            else:
+                match = matcher(other_context, context)
+            if match:
+                newcontext = {k: v for k, v in context.items() if isinstance(k, str)}
+                for k, v in other_context.items():
+                    if not isinstance(k, tuple):
+                        newcontext[k] = v
+                newtoken = tuple.__new__(Token, (token.tag, token.data | other_data, newcontext))
+                for child in self.children:
+                    child.callback(newtoken)
 
 
-class _QuickOrdinaryMatchNode(_QuickTwoInputs, OrdinaryMatchNode):
-    pass
+class _QuickNotNode(NotNode):
+    """A negation node doing what experta's does (``NotNode._activate_left/_right``), without
+    copying the token it receives or re-validating the facts of the tokens it makes. Its right
+    memory holds each token's (facts, context), and its left memory maps a token's info to
+    [count, facts, context], where experta keeps frozen copies and thaws them for every test."""
 
+    def activate_left(self, token):
+        info = _info(token)
+        valid = token.tag is _VALID
+        context = token.context
+        if not self.right_memory:
+            if valid:
+                self.left_memory[info] = [0, token.data, context]
+            else:
+                del self.left_memory[info]
+            for child in self.children:
+                child.callback(token)
+            return
+        matcher = self.matcher
+        count = 0
+        for _, right_context in self.right_memory:
+            if matcher(context, right_context):
+                count += 1
+                if not valid:
+                    break
+        if count == 0:
+            for child in self.children:
+                child.callback(token)
+        if valid:
+            self.left_memory[info] = [count, token.data, context]
+        else:
+            del self.left_memory[info]
 
-class _QuickNotNode(_QuickTwoInputs, NotNode):
-    pass
+    def activate_right(self, token):
+        context = token.context
+        if token.tag is _VALID:
+            self.right_memory.append((token.data, context))
+            inc = 1
+        else:
+            self.right_memory.remove((token.data, context))
+            inc = -1
+        matcher = self.matcher
+        for left in self.left_memory.values():
+            if matcher(left[2], context):
+                left[0] += inc
+                count = left[0]
+                if (count == 0 and inc == -1) or (count == 1 and inc == 1):
+                    # left.to_valid_token() / to_invalid_token(), without re-validation
+                    tag = _VALID if inc == -1 else _INVALID
+                    newtoken = tuple.__new__(Token, (tag, set(left[1]), dict(left[2])))
+                    for child in self.children:
+                        child.callback(newtoken)
 
 
 _QUICK_CLASSES = {OrdinaryMatchNode: _QuickOrdinaryMatchNode, NotNode: _QuickNotNode}
-_MISSING = object()
+_BETA_CLASSES = (_QuickOrdinaryMatchNode, _QuickNotNode)
 
 
 def _quick_check(check):
-    """A plain function doing what ``check`` does, for the checks this compiler emits most:
-    a predicate on a field, a variable bound to a field, a fact captured. Others stay as they
-    are. (experta's checks also log every test at DEBUG level; these do not.)"""
+    """A plain function doing what ``check`` does, for the checks this compiler emits: a
+    predicate on a field, a variable bound to a field, both on one field, a fact captured.
+    Others stay as they are. (experta's checks also log every test at DEBUG level; these do
+    not.)"""
     if type(check) is FactCapture:
         bind = check.bind
         return lambda fact: {bind: fact}
@@ -113,6 +337,9 @@ def _quick_check(check):
         def test(fact):
             value = fact.get(what, _MISSING)
             return value is not _MISSING and bool(match(value))
+        op, value = _PREDICATE_TESTS.get(match, (None, None))
+        if op == "eq" and type(value) in (str, int, bool):
+            test.equals = (what, (type(value), value))     # for _index_kids
         return test
     if type(how) is W and how.__bind__ is not None:
         bind = how.__bind__
@@ -121,67 +348,91 @@ def _quick_check(check):
             value = fact.get(what, _MISSING)
             return False if value is _MISSING else {bind: value}
         return capture
+    if type(how) is ANDFC and all(type(part) is FeatureCheck for part in check.expected):
+        # and_match over sub-checks: all must pass; the bindings of the wildcards are merged.
+        tests, binds = [], []
+        for part in check.expected:
+            if type(part.how) is P and part.how.__bind__ is None:
+                tests.append(part.how.match)
+            elif type(part.how) is W and part.how.__bind__ is not None:
+                binds.append(part.how.__bind__)
+            else:
+                return check
+        if len(binds) != len(set(binds)):
+            return check
+
+        def test_and_capture(fact):
+            value = fact.get(what, _MISSING)
+            if value is _MISSING:
+                return False
+            for match in tests:
+                if not match(value):
+                    return False
+            return {bind: value for bind in binds} if binds else True
+        return test_and_capture
     return check
 
 
 class _QuickFeatureTesterNode(FeatureTesterNode):
-    """An alpha node that tests the fact before copying the token.
+    """An alpha node that tests the fact before copying anything, and hands it on with
+    :func:`_alpha`; what passes is handled exactly as ``FeatureTesterNode._activate`` does."""
 
-    experta copies the token on every activation and then tests it; most tests fail, so the
-    copies were wasted. What passes is handled exactly as ``FeatureTesterNode._activate`` does.
-    """
+    _kids: list
 
     def activate(self, token):
         data = token.data
         if len(data) != 1:
             raise ValueError("an alpha node receives one fact at a time")
-        match = self.matcher(next(iter(data)))
+        fact = next(iter(data))
+        match = self.matcher(fact)
         if not match:
             return None
-        context = token.context.copy()
-        if isinstance(match, Mapping):
-            for key, value in match.items():
-                if isinstance(key, tuple):  # negated condition
-                    if key[1] in context and context[key[1]] == value:
-                        return False
-                else:
-                    if context.get(key, value) != value:
-                        return False
-                    if (False, key) in context and context[(False, key)] == value:
-                        return False
-            context.update(match)
-        token = _new_token(token.tag, set(data), context)
-        for child in self.children:
-            child.callback(token)
+        context = token.context
+        if match is not True and isinstance(match, Mapping):
+            context = _merge(context, match)
+            if context is None:
+                return False
+        _alpha(self._kids, fact, token.tag, data, context)
         return None
 
 
 class _TypeDispatchBusNode(BusNode):
     """The root node, handing each fact only to the alpha branches for its fact class.
 
-    experta's root offers every fact to every branch, whose first test is the fact's class.
+    experta's root offers every fact to every branch, whose first test is the fact's class; a
+    branch for the class is entered here without testing it again.
     """
 
     _by_type: dict
 
-    def _children_for(self, fact) -> list:
-        children = self._by_type.get(type(fact))
-        if children is None:
-            children = self._by_type[type(fact)] = [
-                child for child in self.children
-                if not isinstance(child.node.matcher, TypeCheck)
-                or child.node.matcher.fact_type is type(fact)]
-        return children
+    def _kids_for(self, fact) -> list:
+        kids = self._by_type.get(type(fact))
+        if kids is None:
+            kids = []
+            for child in self.children:
+                node = child.node
+                if type(node) is _QuickFeatureTesterNode and isinstance(node.matcher, TypeCheck):
+                    if node.matcher.fact_type is type(fact):
+                        kids.extend(node._kids)       # the class test passes: go straight on
+                else:
+                    kids.append(_kid(child))
+            self._by_type[type(fact)] = kids
+        return kids
 
     def add(self, fact):
-        token = _new_token(Token.TagType.VALID, {fact}, {})
-        for child in self._children_for(fact):
-            child.callback(token)
+        _alpha(self._kids_for(fact), fact, _VALID, {fact}, {})
 
     def remove(self, fact):
-        token = _new_token(Token.TagType.INVALID, {fact}, {})
-        for child in self._children_for(fact):
-            child.callback(token)
+        _alpha(self._kids_for(fact), fact, _INVALID, {fact}, {})
+
+
+def _kid(child) -> tuple:
+    """(node, test, callback) for :func:`_alpha`: alpha children carry their test, the others
+    the callback that receives the token."""
+    node = child.node
+    if type(node) is _QuickFeatureTesterNode and child.callback.__name__ == "activate":
+        return node, node.matcher, None
+    return node, None, child.callback
 
 
 class TrackedReteMatcher(ReteMatcher):
@@ -189,10 +440,14 @@ class TrackedReteMatcher(ReteMatcher):
 
     * only the conflict-set nodes that received tokens are asked for their changes, in
       experta's node order;
-    * the root hands a fact only to the branches for its class; alpha nodes test a fact before
-      copying its token, with plain functions for the common tests;
-    * tokens are copied without re-validating their facts, and without a debug log call per
-      node (experta's watchers for rules, facts and activations still work);
+    * the root hands a fact only to the branches for its class; alpha nodes are walked by one
+      function that tests a fact before building anything, with plain functions for the common
+      tests, and builds a token only for the join and conflict-set nodes that receive it;
+    * no node modifies a token it receives (experta's alpha nodes did, so every node copied
+      every token): tokens are shared, not copied, and built without re-validating their
+      facts or a debug log call per node (experta's watchers for rules, facts and activations
+      still work);
+    * conflict-set nodes keep their changes keyed by token info, not by ``Activation``;
     * ``reset()`` wipes each node's memory once.
     """
 
@@ -204,6 +459,7 @@ class TrackedReteMatcher(ReteMatcher):
             node.__class__ = _TrackedConflictSetNode
             node._pending = self._pending
             node._rank = rank
+            node._reset()
         nodes = _all_nodes(self.root_node)
         for node in nodes:
             if type(node) is FeatureTesterNode:
@@ -212,14 +468,24 @@ class TrackedReteMatcher(ReteMatcher):
                     node.matcher = _quick_check(node.matcher)
             elif type(node) in _QUICK_CLASSES:
                 node.__class__ = _QUICK_CLASSES[type(node)]
+                if type(node.matcher) is SameContextCheck:
+                    node.matcher = _same_context
         # The parents hold bound methods taken when the network was wired: bind them again so
         # the new classes' methods are the ones called.
         for node in nodes:
             node.children[:] = [ChildNode(child.node, getattr(child.node, child.callback.__name__))
                                 for child in node.children]
+        for node in nodes:
+            if type(node) is _QuickFeatureTesterNode:
+                node._kids = _index_kids([_kid(child) for child in node.children])
         self.root_node.__class__ = _TypeDispatchBusNode
         self.root_node._by_type = {}
-        self._memories = [node for node in nodes if not isinstance(node, NoMemory)]
+        self._touched: set[int] = set()
+        # The nodes with memories besides the conflict-set nodes: joins and negations (and
+        # anything else, wiped on every reset).
+        memories = [node for node in nodes if not isinstance(node, (NoMemory, ConflictSetNode))]
+        self._memories = [node for node in memories if type(node) in _BETA_CLASSES]
+        self._other_memories = [node for node in memories if type(node) not in _BETA_CLASSES]
 
     def _get_conflict_set_nodes(self):
         # experta's own walk keeps a list and tests membership in it (quadratic in rules: a
@@ -238,10 +504,10 @@ class TrackedReteMatcher(ReteMatcher):
         return tuple(found)
 
     def changes(self, adding=None, deleting=None):
-        if deleting is not None:
+        if deleting:
             for fact in deleting:
                 self.root_node.remove(fact)
-        if adding is not None:
+        if adding:
             for fact in adding:
                 self.root_node.add(fact)
         added: list = []
@@ -252,19 +518,28 @@ class TrackedReteMatcher(ReteMatcher):
                 node_added, node_removed = nodes[rank].get_activations()
                 added.extend(node_added)
                 removed.extend(node_removed)
+            self._touched |= self._pending
             self._pending.clear()
         return added, removed
 
     def reset(self):
         # experta resets recursively, visiting a node once per path to it (thousands of visits
-        # for a few hundred nodes); wiping each node's memory once has the same effect.
-        for node in self._memories:
-            node._reset()
-        # Changes left from an interrupted run belong to the old facts: drop them (experta's
-        # matcher would hand them to the next run's agenda).
-        for rank in self._pending:
-            self._nodes[rank].get_activations()
+        # for a few hundred nodes); wiping each node's memory once has the same effect. The
+        # conflict-set nodes' reset also drops changes left from an interrupted run: they
+        # belong to the old facts (experta's matcher would hand them to the next run's agenda).
+        # Only what a run filled needs wiping: the conflict-set nodes that received a token
+        # (their ranks are collected as they report it) and the join and negation nodes
+        # holding tokens.
+        nodes = self._nodes
+        for rank in self._touched | self._pending:
+            nodes[rank]._reset()
+        self._touched.clear()
         self._pending.clear()
+        for node in self._memories:
+            if node.left_memory or node.right_memory:
+                node._reset()
+        for node in self._other_memories:
+            node._reset()
 
 
 def _all_nodes(root) -> list:
@@ -296,11 +571,18 @@ class StableDepthStrategy(DepthStrategy):
     """
 
     def get_key(self, activation):
-        ids = [f["__factid__"] for f in activation.facts]
-        roles = tuple(fact["__factid__"] for name, fact in sorted(activation.context.items())
-                      if name.startswith("_f"))
-        variant = getattr(activation.rule._wrapped, "variant", 0)
-        return (activation.rule.salience, sorted(ids, reverse=True), -variant, roles)
+        rule = activation.rule
+        context = activation.context
+        # What the key takes from the rule (salience, alternative, the names of its captured
+        # facts in sorted order) is the same for all its activations: work it out once.
+        fixed = rule.__dict__.get("_stable_key")
+        if fixed is None:
+            fixed = rule._stable_key = (
+                rule.salience, -getattr(rule._wrapped, "variant", 0),
+                tuple(sorted(name for name in context if name.startswith("_f"))))
+        salience, variant, names = fixed
+        ids = sorted([f["__factid__"] for f in activation.facts], reverse=True)
+        return (salience, ids, variant, tuple([context[name]["__factid__"] for name in names]))
 
     def _update_agenda(self, agenda, added, removed):
         activations = agenda.activations
@@ -321,8 +603,22 @@ class StableDepthStrategy(DepthStrategy):
             bisect.insort(activations, act)
 
 
-def _cached_members(engine_cls) -> None:
-    """Make ``engine_cls`` find its rules and deffacts once, not on every ``reset()``."""
+class _QuickEngine(KnowledgeEngine):
+    """experta's engine with a leaner ``reset``, ``run`` and fact declaration for the compiled
+    rules; the fact list, agenda, strategy and network are experta's, in the same states.
+
+    * ``reset()`` works out once which arguments each deffacts takes (experta inspects their
+      signatures on every reset) and finds rules and deffacts from a cache (experta walks the
+      class with ``inspect.getmembers``);
+    * ``run()`` is experta's loop, calling each rule's compiled action directly (``fire``, with
+      the activation's context) and formatting the firing log line only when it is logged;
+    * :meth:`quick_declare` puts a fact into the fact list as ``FactList.declare`` does with
+      duplicates allowed, skipping what cannot fail for the facts :class:`Engine` builds
+      (plain values, no field constraints, no ``__`` in names, a class without field schemas)
+      and the duplicate counter (never read when duplicates are allowed and nothing is
+      retracted); with ``update`` it updates the agenda as ``declare`` does outside a run.
+    """
+
     def get_rules(self):
         rules = self.__dict__.get("_rules_cache")
         if rules is None:
@@ -332,14 +628,68 @@ def _cached_members(engine_cls) -> None:
     def get_deffacts(self):
         deffacts = self.__dict__.get("_deffacts_cache")
         if deffacts is None:
-            deffacts = self._deffacts_cache = KnowledgeEngine.get_deffacts(self)
+            deffacts = self._deffacts_cache = []
+            for deffact in KnowledgeEngine.get_deffacts(self):
+                parameters = inspect.signature(deffact).parameters.values()
+                takes_any = any(p.kind == inspect.Parameter.VAR_KEYWORD for p in parameters)
+                deffacts.append((deffact, None if takes_any else {p.name for p in parameters}))
         return deffacts
 
-    engine_cls.get_rules = get_rules
-    engine_cls.get_deffacts = get_deffacts
+    def reset(self, **kwargs):
+        self.agenda = Agenda()
+        self.facts = FactList()
+        self.matcher.reset()
+        facts = []
+        for deffact, names in self.get_deffacts():
+            facts.extend(deffact(**kwargs) if names is None
+                         else deffact(**{k: v for k, v in kwargs.items() if k in names}))
+        self._KnowledgeEngine__declare(*facts)
+        self.running = False
 
+    def quick_declare(self, fact, update: bool = True):
+        facts = self.facts
+        index = facts.last_index
+        dict.__setitem__(fact, "__factid__", index)
+        facts[index] = fact
+        facts.last_index = index + 1
+        facts.added.append(fact)
+        if _FACTS_LOG.isEnabledFor(logging.INFO):
+            _FACTS_LOG.info(" ==> %s: %r", fact, fact)
+        if update and not self.running:
+            self.strategy.update_agenda(self.agenda, *self.get_activations())
+        return fact
+
+    def run(self, steps=float("inf")):
+        self.running = True
+        execution = 0
+        matcher, strategy = self.matcher, self.strategy
+        log_rules = _RULES_LOG.isEnabledFor(logging.INFO)
+        while steps > 0 and self.running:
+            added, removed = matcher.changes(*self.facts.changes)
+            if added or removed:
+                strategy.update_agenda(self.agenda, added, removed)
+            if watchers.worth("AGENDA", "DEBUG"):  # pragma: no cover - as experta logs it
+                for idx, act in enumerate(self.agenda.activations):
+                    watchers.AGENDA.debug("%d: %r %r", idx, act.rule.__name__,
+                                          ", ".join(str(f) for f in act.facts))
+            activation = self.agenda.get_next()
+            if activation is None:
+                break
+            steps -= 1
+            execution += 1
+            if log_rules:
+                _RULES_LOG.info("FIRE %s %s: %s", execution, activation.rule.__name__,
+                                ", ".join(str(f) for f in activation.facts))
+            activation.rule._wrapped.fire(activation.context)
+        self.running = False
+
+
+_FACTS_LOG = watchers.FACTS
+_RULES_LOG = watchers.RULES
 
 _FACT_CLASSES: dict[str, type] = {}
+#: Value types experta's ``freeze`` returns unchanged (so a fact can be filled without it).
+_PLAIN = frozenset({str, int, bool, float, tuple, type(None)})
 
 
 def _fact_class(type_name: str) -> type:
@@ -351,11 +701,20 @@ def _fact_class(type_name: str) -> type:
     return cls
 
 
+#: predicate -> (operator, value), for the tests the matcher can index (see _index_kids).
+_PREDICATE_TESTS: dict = {}
+
+
 def _constraint(tests):
     """The experta field constraint for all tests on one field, ANDed."""
     result = None
     for test in tests:
-        part = W(f"v_{test.value.name}") if test.op == "bind" else P(test.predicate())
+        if test.op == "bind":
+            part = W(f"v_{test.value.name}")
+        else:
+            predicate = test.predicate()
+            _PREDICATE_TESTS[predicate] = (test.op, test.value)
+            part = P(predicate)
         result = part if result is None else (result & part)
     return result
 
@@ -366,6 +725,11 @@ def _pattern(pattern: Pattern, bind: str | None):
         by_field.setdefault(test.field, []).append(test)
     fact = _fact_class(pattern.type)(**{f: _constraint(ts) for f, ts in by_field.items()})
     return (getattr(AS, bind) << fact) if bind else fact
+
+
+def _key(type_name: str, fields: Mapping) -> tuple:
+    """``model.Fact(type_name, fields, ...).key()``, without building the Fact."""
+    return (type_name, tuple(sorted((k, (type(v).__name__, v)) for k, v in fields.items())))
 
 
 class _Run:
@@ -385,10 +749,12 @@ class Engine:
 
     def __init__(self, rulebook: Rulebook, firing_limit: int = DEFAULT_FIRING_LIMIT,
                  stock_matcher: bool = False):
-        """Compile ``rulebook``. ``stock_matcher`` uses experta's own ``ReteMatcher`` and rule
-        lookup (slower, same results: the tests and the benchmark compare the two)."""
+        """Compile ``rulebook``. ``stock_matcher`` uses experta's own ``ReteMatcher``, engine
+        loop and rule lookup (slower, same results: the tests and the benchmark compare the
+        two)."""
         self.rulebook = rulebook
         self.firing_limit = firing_limit
+        self._quick = not stock_matcher
         self._run: _Run | None = None
         members: dict[str, Any] = {}
         # Unique saliences, strata first: derivations a negation depends on always fire before
@@ -398,12 +764,10 @@ class Engine:
         for rank, rule in enumerate(order):
             for index, variant in enumerate(rule.variants()):
                 members[f"r{rank}_{index}"] = self._compile(rule, index, variant, top - rank)
-        engine_cls = type("CompiledKnowledge", (KnowledgeEngine,), {
+        engine_cls = type("CompiledKnowledge", (_QuickEngine if self._quick else KnowledgeEngine,), {
             **members, "__module__": __name__,
-            "__matcher__": ReteMatcher if stock_matcher else TrackedReteMatcher,
+            "__matcher__": TrackedReteMatcher if self._quick else ReteMatcher,
             "__strategy__": StableDepthStrategy})
-        if not stock_matcher:
-            _cached_members(engine_cls)
         self._engine = engine_cls()
 
     def _compile(self, rule: Rule, variant_no: int, variant: Sequence, salience: int):
@@ -416,16 +780,57 @@ class Engine:
             else:
                 body = [_pattern(p, None) for p in cond.body]
                 lhs.append(NOT(body[0] if len(body) == 1 else AND(*body)))
-        count = positive
-        outer = self
+        fire = self._action(rule, variant_no, positive)
 
         def action(engine, **context):
-            outer._fire(rule, variant_no, [context[f"_f{i}"] for i in range(count)],
-                        {k[2:]: v for k, v in context.items() if k.startswith("v_")})
+            fire(context)
 
         action.__name__ = rule.id.replace("-", "_")
         action.variant = variant_no     # read by StableDepthStrategy to order alternatives
+        action.fire = fire              # called directly by _QuickEngine.run
         return _ExRule(*lhs, salience=salience)(action)
+
+    def _action(self, rule: Rule, variant: int, count: int):
+        """The action of one alternative of ``rule``: record the firing, declare its facts.
+        It receives the activation's context (facts captured as ``_f0``.., variables as
+        ``v_name``)."""
+        captures = [f"_f{i}" for i in range(count)]
+        rule_id = rule.id
+        origin = f"rule:{rule.id}"
+        declarations = []
+        for decl in rule.declare:
+            if any(isinstance(value, Var) for _, value in decl.fields):
+                declarations.append((decl.type, decl.fields, None, None))
+            else:   # all values given: the fields and the identity are known now
+                fields = dict(decl.fields)
+                declarations.append((decl.type, None, fields, _key(decl.type, fields)))
+        outer = self
+
+        def fire(context):
+            run = outer._run
+            ids = run.ids
+            facts = tuple([ids[context[name]["__factid__"]] for name in captures])
+            # experta rewrites NOT(AND(a, b)) as OR(NOT a, NOT b) (matchers/rete/dnf.py): with
+            # neither present the same match is activated twice. One match fires once, as in
+            # CLIPS.
+            key = (rule_id, variant, facts)
+            if key in run.fired:
+                return
+            run.fired.add(key)
+            bindings = {k[2:]: v for k, v in context.items() if k.startswith("v_")}
+            seq = len(run.trace) + 1
+            declared = []
+            for type_name, template, fields, identity in declarations:
+                if template is not None:
+                    fields = {name: (bindings[value.name] if isinstance(value, Var) else value)
+                              for name, value in template}
+                    identity = _key(type_name, fields)
+                fid, new = outer._declare(type_name, fields, origin, identity)
+                if new:
+                    declared.append(fid)
+            run.trace.append(Firing(seq, rule_id, facts, bindings, tuple(declared), variant))
+
+        return fire
 
     # -- running ---------------------------------------------------------------------------
     def run(self, facts: Sequence[Fact]) -> tuple[list[Fact], list[Firing]]:
@@ -437,8 +842,10 @@ class Engine:
             # Our own fact identity (Fact.key) decides what is the same fact; experta's would
             # also merge facts whose values are merely equal (1 == True) and return None.
             engine.facts.duplication = True
+            # The input facts go into the network together when the run starts (experta's
+            # declare would update the agenda after each: the same activations in the end).
             for fact in facts:
-                self._declare(fact)
+                self._declare(fact.type, fact.fields, fact.origin, fact.key(), update=False)
             engine.run(self.firing_limit)
             # The last firing's conclusions may still be waiting in the network: collect them,
             # so a run cut off by the limit is always noticed.
@@ -455,33 +862,22 @@ class Engine:
             self._run = None
         return run.facts, run.trace
 
-    def _declare(self, fact: Fact, origin: str | None = None) -> tuple[str, bool]:
+    def _declare(self, type_name: str, fields: Mapping, origin: str, identity: tuple,
+                 update: bool = True) -> tuple[str, bool]:
+        """Declare a fact unless one with the same identity is there; (our id, new?)."""
         run = self._run
-        key = fact.key()
-        if key in run.by_key:
-            return run.by_key[key], False
-        declared = self._engine.declare(_fact_class(fact.type)(**fact.fields))
+        known = run.by_key.get(identity)
+        if known is not None:
+            return known, False
+        cls = _fact_class(type_name)
+        if self._quick and _PLAIN.issuperset(map(type, fields.values())):
+            declared = cls()
+            dict.update(declared, fields)       # what Fact(**fields) stores for plain values
+            self._engine.quick_declare(declared, update)
+        else:
+            declared = self._engine.declare(cls(**fields))
         our_id = f"f-{len(run.facts) + 1}"
-        run.ids[declared.__factid__] = our_id
-        run.by_key[key] = our_id
-        run.facts.append(Fact(fact.type, dict(fact.fields), origin or fact.origin, our_id))
+        run.ids[declared["__factid__"]] = our_id
+        run.by_key[identity] = our_id
+        run.facts.append(Fact(type_name, dict(fields), origin, our_id))
         return our_id, True
-
-    def _fire(self, rule: Rule, variant: int, matched: list, bindings: dict) -> None:
-        run = self._run
-        facts = tuple(run.ids[f.__factid__] for f in matched)
-        # experta rewrites NOT(AND(a, b)) as OR(NOT a, NOT b) (matchers/rete/dnf.py): with neither
-        # present the same match is activated twice. One match fires once, as in CLIPS.
-        key = (rule.id, variant, facts)
-        if key in run.fired:
-            return
-        run.fired.add(key)
-        seq = len(run.trace) + 1
-        declared = []
-        for decl in rule.declare:
-            fields = {name: (bindings[value.name] if isinstance(value, Var) else value)
-                      for name, value in decl.fields}
-            fid, new = self._declare(Fact(decl.type, fields, f"rule:{rule.id}"))
-            if new:
-                declared.append(fid)
-        run.trace.append(Firing(seq, rule.id, facts, dict(bindings), tuple(declared), variant))
