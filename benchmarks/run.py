@@ -135,7 +135,8 @@ def cold(runs: int) -> None:
         times = []
         for _ in range(runs):
             start = time.perf_counter()
-            subprocess.run(command + args, check=True, capture_output=True)
+            # outside the checkout: `python -m` would import its uninstalled package
+            subprocess.run(command + args, check=True, capture_output=True, cwd=tempfile.gettempdir())
             times.append(time.perf_counter() - start)
         rows.append([label, ms(statistics.median(times)), ms(min(times))])
     table(f"Cold start ({runs} runs each, fresh process)", ["command", "median", "best"], rows)
@@ -234,7 +235,7 @@ def batch(count: int, jobs: list[int]) -> None:
             used = _children_cpu()
             start = time.perf_counter()
             done = subprocess.run(command + ["batch", str(source), "-o", str(out), "--jobs", str(n)],
-                                  capture_output=True)
+                                  capture_output=True, cwd=folder)
             if done.returncode:
                 print(f"\n### haircare batch\n\nnot available here: {done.stderr.decode().strip()}")
                 return
