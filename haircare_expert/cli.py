@@ -436,33 +436,11 @@ def rules_list(tags, kinds, fmt, rules_dirs):
 @rules_option
 def rules_show(rule_id, fmt, rules_dirs):
     """Show a rule as written, in words, and what feeds it and uses it."""
-    from .lint import rule_info
+    from .lint import render_rule_info, rule_info
     info = rule_info(rulebook(rules_dirs), rule_id)
     if fmt == "json":
         return _json(info)
-    click.echo(f"{info['id']}: {info['title']}")
-    click.echo(f"kind {info['kind']}, salience {info['salience']}, stratum {info['stratum']}, "
-               f"origin {info['origin']}, at {info['where']}"
-               + ("" if info["can_fire"] else "  (lint: can never fire)"))
-    click.echo("\nAs written:")
-    for line in info["text"].rstrip("\n").splitlines():
-        click.echo(f"  {line}")
-    click.echo("\nWhen:")
-    for cond in info["conditions"]:
-        click.echo(f"  - {cond}")
-    if info["advises"]:
-        click.echo(f"Advises: {info['advises']}")
-    if info["concludes"]:
-        click.echo(f"Concludes: {'; '.join(info['concludes'])}")
-    click.echo(f"Fed by rules: {', '.join(info['fed_by']) or '(none: only client answers)'}")
-    click.echo(f"Used by rules: {', '.join(info['used_by']) or '(none)'}")
-    if info["questions"] is not None:
-        click.echo(f"Questions that feed it: {', '.join(info['questions']) or '(none)'}")
-    click.echo(f"Profile fields that feed it: {', '.join(info['profile_fields']) or '(none)'}")
-    sources = [f"{s['source']} \"{s['section']}\"" if "source" in s else f"own: {s['note']}"
-               for s in info["sources"]]
-    click.echo("Sources: " + "; ".join(sources))
-    click.echo("Examples: " + (", ".join(f"{n} {k}" for k, n in info["examples"].items()) or "none"))
+    click.echo(render_rule_info(info), nl=False)
 
 
 @rules.command("lint")
@@ -475,19 +453,12 @@ def rules_lint(fmt, rules_dirs):
     give opposite advice. Warnings: alternatives that can never hold, conclusions and
     questions nothing uses, advice that can clash on some profiles, rules without examples.
     """
-    from .lint import lint
+    from .lint import lint, render_lint
     report = lint(rules_dirs)
     if fmt == "json":
         _json(report.to_json())
     else:
-        for title, items in (("Errors", report.errors), ("Warnings", report.warnings)):
-            if items:
-                click.echo(f"{title} ({len(items)}):")
-                for finding in items:
-                    click.echo(f"  {finding}")
-        state = "" if report.loaded else " (the rules do not load: fix these first; deeper checks skipped)"
-        click.echo(f"lint: {report.rules} rules, {len(report.errors)} error(s), "
-                   f"{len(report.warnings)} warning(s){state}")
+        click.echo(render_lint(report), nl=False)
     if not report.ok:
         sys.exit(int(ExitCode.CHANGED))   # not ctx.exit: its code is lost under standalone_mode=False
 
@@ -505,38 +476,11 @@ def rules_test(examples_dir, quiet, fmt, rules_dirs):
     Also reports coverage: rules never fired, rules with no silent case, alternatives of 'any'
     never taken, and conditions no case shows to matter.
     """
-    from .ruletest import run_tests
+    from .ruletest import render_text, run_tests
     report = run_tests(advisor(rules_dirs), examples=examples_dir)
     if fmt == "json":
         _json(report.to_json())
     else:
-        for case in report.cases:
-            if case.passed and not quiet:
-                click.echo(f"PASS {case.name}  ({case.where})")
-            elif not case.passed:
-                click.echo(f"FAIL {case.name}  ({case.where})")
-                for failure in case.failures:
-                    click.echo(f"       {failure}")
-        if report.todo:
-            click.echo(f"\nKnown gaps (todo, not run): {len(report.todo)}")
-            for gap in report.todo:
-                click.echo(f"  {gap.where}: {gap.rule}: {gap.note}")
-        cov = report.coverage
-        click.echo(f"\nCoverage: {len(cov.fired)}/{cov.rules} rules fired by some case")
-        if cov.never_fired:
-            click.echo(f"  never fired: {', '.join(cov.never_fired)}")
-        if cov.no_silent_case:
-            click.echo(f"  no silent case of their own: {', '.join(cov.no_silent_case)}")
-        taken = cov.alternatives_total - len(cov.alternatives_never_taken)
-        click.echo(f"  alternatives of 'any' taken: {taken}/{cov.alternatives_total}")
-        for alt in cov.alternatives_never_taken:
-            click.echo(f"    never taken: {alt['where']}: {alt['rule']} #{alt['alternative']}: {alt['conditions']}")
-        deciding = cov.conditions_total - len(cov.conditions_never_deciding)
-        click.echo(f"  conditions shown deciding (a silent case that only this condition stops): "
-                   f"{deciding}/{cov.conditions_total}")
-        for cond in cov.conditions_never_deciding:
-            click.echo(f"    never deciding: {cond['where']}: {cond['rule']}: {cond['condition']}")
-        click.echo(f"\n{len(report.cases)} case(s): {len(report.cases) - len(report.failed)} passed, "
-                   f"{len(report.failed)} failed; {len(report.todo)} todo")
+        click.echo(render_text(report, quiet), nl=False)
     if not report.ok:
         sys.exit(int(ExitCode.CHANGED))   # not ctx.exit: its code is lost under standalone_mode=False

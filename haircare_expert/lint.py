@@ -742,3 +742,46 @@ def _field_words(vocab: Vocabulary, type_name: str, fname: str) -> str:
 def _decl_words(decl: Declaration) -> str:
     return f"{decl.type}: " + ", ".join(
         f"{k} {'?' + v.name if isinstance(v, Var) else v}" for k, v in decl.fields)
+
+
+def render_rule_info(info: dict) -> str:
+    """``rules show`` as text: the rule as written, in words, and what it is linked to."""
+    out: list[str] = []
+    out.append(f"{info['id']}: {info['title']}")
+    out.append(f"kind {info['kind']}, salience {info['salience']}, stratum {info['stratum']}, "
+               f"origin {info['origin']}, at {info['where']}"
+               + ("" if info["can_fire"] else "  (lint: can never fire)"))
+    out.append("\nAs written:")
+    for line in info["text"].rstrip("\n").splitlines():
+        out.append(f"  {line}")
+    out.append("\nWhen:")
+    for cond in info["conditions"]:
+        out.append(f"  - {cond}")
+    if info["advises"]:
+        out.append(f"Advises: {info['advises']}")
+    if info["concludes"]:
+        out.append(f"Concludes: {'; '.join(info['concludes'])}")
+    out.append(f"Fed by rules: {', '.join(info['fed_by']) or '(none: only client answers)'}")
+    out.append(f"Used by rules: {', '.join(info['used_by']) or '(none)'}")
+    if info["questions"] is not None:
+        out.append(f"Questions that feed it: {', '.join(info['questions']) or '(none)'}")
+    out.append(f"Profile fields that feed it: {', '.join(info['profile_fields']) or '(none)'}")
+    sources = [f"{s['source']} \"{s['section']}\"" if "source" in s else f"own: {s['note']}"
+               for s in info["sources"]]
+    out.append("Sources: " + "; ".join(sources))
+    out.append("Examples: " + (", ".join(f"{n} {k}" for k, n in info["examples"].items()) or "none"))
+    return "\n".join(out) + "\n"
+
+
+def render_lint(report: LintReport) -> str:
+    """``rules lint`` as text: errors, warnings and a closing count."""
+    out: list[str] = []
+    for title, items in (("Errors", report.errors), ("Warnings", report.warnings)):
+        if items:
+            out.append(f"{title} ({len(items)}):")
+            for finding in items:
+                out.append(f"  {finding}")
+    state = "" if report.loaded else " (the rules do not load: fix these first; deeper checks skipped)"
+    out.append(f"lint: {report.rules} rules, {len(report.errors)} error(s), "
+               f"{len(report.warnings)} warning(s){state}")
+    return "\n".join(out) + "\n"

@@ -374,3 +374,37 @@ def _coverage(rulebook, consultations: list[Consultation], cases: list[_Case]) -
         no_silent_case=[r.id for r in rulebook.rules if r.when and r.id not in silent_owned],
         alternatives_total=alt_total, alternatives_never_taken=alt_never,
         conditions_total=cond_total, conditions_never_deciding=cond_never)
+
+
+def render_text(report: TestReport, quiet: bool = False) -> str:
+    """``rules test`` as text: each case (failures only when ``quiet``), gaps and coverage."""
+    out: list[str] = []
+    for case in report.cases:
+        if case.passed and not quiet:
+            out.append(f"PASS {case.name}  ({case.where})")
+        elif not case.passed:
+            out.append(f"FAIL {case.name}  ({case.where})")
+            for failure in case.failures:
+                out.append(f"       {failure}")
+    if report.todo:
+        out.append(f"\nKnown gaps (todo, not run): {len(report.todo)}")
+        for gap in report.todo:
+            out.append(f"  {gap.where}: {gap.rule}: {gap.note}")
+    cov = report.coverage
+    out.append(f"\nCoverage: {len(cov.fired)}/{cov.rules} rules fired by some case")
+    if cov.never_fired:
+        out.append(f"  never fired: {', '.join(cov.never_fired)}")
+    if cov.no_silent_case:
+        out.append(f"  no silent case of their own: {', '.join(cov.no_silent_case)}")
+    taken = cov.alternatives_total - len(cov.alternatives_never_taken)
+    out.append(f"  alternatives of 'any' taken: {taken}/{cov.alternatives_total}")
+    for alt in cov.alternatives_never_taken:
+        out.append(f"    never taken: {alt['where']}: {alt['rule']} #{alt['alternative']}: {alt['conditions']}")
+    deciding = cov.conditions_total - len(cov.conditions_never_deciding)
+    out.append(f"  conditions shown deciding (a silent case that only this condition stops): "
+               f"{deciding}/{cov.conditions_total}")
+    for cond in cov.conditions_never_deciding:
+        out.append(f"    never deciding: {cond['where']}: {cond['rule']}: {cond['condition']}")
+    out.append(f"\n{len(report.cases)} case(s): {len(report.cases) - len(report.failed)} passed, "
+               f"{len(report.failed)} failed; {len(report.todo)} todo")
+    return "\n".join(out) + "\n"
