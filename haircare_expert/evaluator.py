@@ -2,17 +2,19 @@
 
 :func:`evaluate` runs a rulebook on input facts to a fixpoint, stratum by stratum, with the
 same meaning the compiled engine has (:func:`conditions.matches`, the rule strata, derived facts
-merged by content). It is slow and obvious on purpose: the property test checks that experta and
-this evaluator never disagree, and :mod:`explain` uses it to say why a rule did *not* fire.
+merged by content). It is obvious on purpose: the property test checks that experta and this
+evaluator never disagree, and the benchmark uses it as the plain-Python floor.
 
-:func:`diagnose` walks one alternative of a rule's conditions against facts and reports the
-first condition no combination of facts gets past, with what was there instead.
+:func:`diagnose` and :func:`why_not` walk a rule's conditions against facts and report the
+first condition no combination of facts gets past, with what was there instead: :mod:`explain`
+and ``rules test`` use them to say why a rule did *not* fire.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
+from .errors import EngineError
 from .conditions import Not, Pattern, Test, Var, match_pattern, matches, test_value
 from .model import Fact
 from .rulebook import Rule, Rulebook
@@ -87,7 +89,7 @@ def evaluate(rulebook: Rulebook, facts: Sequence[Fact], limit: int = 100_000) ->
                             continue
                         seen.add(ident)
                         if len(seen) > limit:
-                            raise RuntimeError(f"direct evaluation exceeded {limit} matches")
+                            raise EngineError("evaluator", f"direct evaluation exceeded {limit} matches")
                         declared = []
                         for decl in rule.declare:
                             values = {name: (bindings[v.name] if isinstance(v, Var) else v)

@@ -374,9 +374,10 @@ def report_view(c: Consultation, rulebook=None) -> dict:
                 claimed.add(id(how))
     other_howtos = [h for h in howtos if id(h) not in claimed]
 
-    # Disclaimer notes are folded into the disclaimer printed at the end.
-    disclaimer_notes = [n for n in notes if "disclaimer" in n["rule"]
-                        or "disclaimer" in getattr(rules.get(n["rule"]), "tags", ())]
+    # Notes tagged `disclaimer` are folded into the disclaimer printed at the end (without the
+    # rulebook, the shipped disclaimer rule is known by its id).
+    disclaimer_notes = [n for n in notes if "disclaimer" in getattr(rules.get(n["rule"]), "tags", ())
+                        or (not rules and n["rule"] == "cosmetic-advice-disclaimer")]
     notes = [n for n in notes if n not in disclaimer_notes]
     for n in disclaimer_notes:
         n["shown_as"] = "printed as the disclaimer"
