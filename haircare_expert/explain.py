@@ -21,9 +21,10 @@ from typing import Any
 
 from .conditions import Not, Pattern, Test
 from .evaluator import MISSING, Failure, TestOutcome, could_conclude, outcomes, why_not
-from .model import Consultation, Fact, Firing
+from .model import Consultation, Fact, Firing, plain
 from .rulebook import Rule, Rulebook
-from .trace import describe_fact, origin_words, plain, show_value
+from .trace import describe_fact, origin_words, show_value
+from .view import join_words
 
 SCHEMA = "haircare-explanation/1"
 #: How many levels of "this rule could have concluded it, but ..." a why-not follows.
@@ -445,20 +446,6 @@ def field_wanted(pattern: Pattern, name: str, actual: Any, bindings: dict) -> st
     return " and ".join(dict.fromkeys(words))
 
 
-def _list(values) -> str:
-    values = [str(v) for v in values]
-    if len(values) == 1:
-        return values[0]
-    return ", ".join(values[:-1]) + " or " + values[-1]
-
-
-def _all(values) -> str:
-    values = [str(v) for v in values]
-    if len(values) == 1:
-        return values[0]
-    return ", ".join(values[:-1]) + " and " + values[-1]
-
-
 def wanted(test: Test, actual: Any = MISSING, bound: Any = MISSING) -> str:
     """The answer that would pass ``test``, in words (given the value it has now)."""
     op, value = test.op, test.value
@@ -470,20 +457,20 @@ def wanted(test: Test, actual: Any = MISSING, bound: Any = MISSING) -> str:
     if op == "ne":
         return f"an answer other than {show_value(value)} (and not unknown)"
     if op == "in":
-        return f"one of {_list(value)}"
+        return f"one of {join_words(value, 'or')}"
     if op == "not_in":
-        return f"none of {_list(value)} (and not unknown)"
+        return f"none of {join_words(value, 'or')} (and not unknown)"
     if op == "contains":
         return f"a list that includes {value}"
     if op == "contains_any":
-        return f"a list that includes {_list(value)}"
+        return f"a list that includes {join_words(value, 'or')}"
     if op == "contains_all":
         lacking = [v for v in value if v not in have] or list(value)
-        return f"a list that includes {_all(value)}" + (
-            f" (add {_all(lacking)})" if have and len(lacking) < len(value) else "")
+        return f"a list that includes {join_words(value)}" + (
+            f" (add {join_words(lacking)})" if have and len(lacking) < len(value) else "")
     if op == "contains_none":
         present = [v for v in value if v in have]
-        return f"a list without {_list(value)}" + (f" (remove {_all(present)})" if present else "")
+        return f"a list without {join_words(value, 'or')}" + (f" (remove {join_words(present)})" if present else "")
     if op == "empty":
         return "an empty list (none)" if value else "a list with at least one item"
     if op == "lt":

@@ -26,7 +26,7 @@ import yaml
 from . import yamlio
 from .conditions import LIST_OPS, OPS, Not, Pattern, Test, Var, match_pattern
 from .errors import ProfileError, RuleError
-from .model import ADVICE_KINDS, UNKNOWN, Consultation
+from .model import ADVICE_KINDS, UNKNOWN, Consultation, plain
 from .rulebook import Rule, Rulebook
 from .vocabulary import CLIENT_FIELDS, FieldSpec, Vocabulary
 
@@ -444,9 +444,9 @@ class Session:
                 continue
             if "." in key:
                 section, _, fname = key.partition(".")
-                sections.setdefault(section, {})[fname] = _plain(value)
+                sections.setdefault(section, {})[fname] = plain(value)
             else:                              # a section that is a plain list (goals)
-                sections[key] = _plain(value)
+                sections[key] = plain(value)
         for name in sorted(sections, key=lambda n: (SECTION_ORDER.index(n) if n in SECTION_ORDER else 99, n)):
             profile[name] = sections[name]
         products = self.answers.get(PRODUCTS_KEY)
@@ -457,7 +457,7 @@ class Session:
                 prefix = f"routine[{index}]."
                 for key, value in self.answers.items():
                     if key.startswith(prefix):
-                        entry[key[len(prefix):]] = _plain(value)
+                        entry[key[len(prefix):]] = plain(value)
                 routine.append(entry)
             profile["routine"] = routine
         return profile
@@ -543,10 +543,6 @@ class Session:
 
 def _key_order(key: str) -> tuple:
     return (not key.startswith("client."), key.startswith("routine"), key != PRODUCTS_KEY, key)
-
-
-def _plain(value: Any) -> Any:
-    return list(value) if isinstance(value, tuple) else value
 
 
 def _indent(text: str) -> str:

@@ -36,7 +36,7 @@ class Fact:
 
     def to_json(self) -> dict:
         return {"id": self.id, "type": self.type,
-                "fields": {k: _plain(v) for k, v in self.fields.items()},
+                "fields": {k: plain(v) for k, v in self.fields.items()},
                 "origin": self.origin}
 
 
@@ -45,7 +45,8 @@ def _typed(value):
     return (type(value).__name__, value)
 
 
-def _plain(value):
+def plain(value):
+    """A fact value as JSON data (tuples become lists)."""
     return list(value) if isinstance(value, tuple) else value
 
 
@@ -62,7 +63,7 @@ class Firing:
 
     def to_json(self) -> dict:
         return {"seq": self.seq, "rule": self.rule, "facts": list(self.facts),
-                "bindings": {k: _plain(v) for k, v in sorted(self.bindings.items())},
+                "bindings": {k: plain(v) for k, v in sorted(self.bindings.items())},
                 "declared": list(self.declared)}
 
 

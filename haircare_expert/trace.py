@@ -9,14 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from .model import Consultation, Fact
+from .model import Consultation, Fact, plain
 
 SCHEMA = "haircare-trace/1"
-
-
-def plain(value: Any) -> Any:
-    """A fact value as JSON data (tuples become lists)."""
-    return list(value) if isinstance(value, tuple) else value
 
 
 def show_value(value: Any) -> str:

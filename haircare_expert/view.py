@@ -210,7 +210,7 @@ class _Sources:
             if group["id"] != "own" and group["sections"]:
                 quoted = [f"\u201c{sec}\u201d" for sec in group["sections"]]
                 label = "section" if len(quoted) == 1 else "sections"
-                group["text"] = f"{group['title']}, {label} {_join(quoted)}"
+                group["text"] = f"{group['title']}, {label} {join_words(quoted)}"
                 group["short"] = f"{group['id']}: " + ", ".join(quoted)
         return groups
 
@@ -409,7 +409,7 @@ def report_view(c: Consultation, rulebook=None) -> dict:
         summary.append("Your routine needs: " + ", ".join(findings["need"]) + ".")
     missing = _missing_answers(c.facts)
     if missing:
-        summary.append("Some answers were missing (" + _join(missing) + "), so this report "
+        summary.append("Some answers were missing (" + join_words(missing) + "), so this report "
                        "could not check everything; see the first warning.")
     elif not summary:
         summary.append("Nothing in your answers calls for a change of routine.")
@@ -421,7 +421,7 @@ def report_view(c: Consultation, rulebook=None) -> dict:
         if n:
             counts.append(f"{n} {one if n == 1 else many}")
     if counts:
-        summary.append("This report has " + _join(counts) + ".")
+        summary.append("This report has " + join_words(counts) + ".")
 
     # -- week -------------------------------------------------------------------------------
     habits = next((f for f in c.facts if f.type == "habits"), None)
@@ -500,7 +500,9 @@ def _missing_answers(facts: list[Fact]) -> list[str]:
     return missing
 
 
-def _join(items: list[str]) -> str:
+def join_words(items, last: str = "and") -> str:
+    """``a, b and c`` (or ``a, b or c`` with ``last="or"``)."""
+    items = [str(item) for item in items]
     if len(items) <= 1:
         return "".join(items)
-    return ", ".join(items[:-1]) + " and " + items[-1]
+    return ", ".join(items[:-1]) + f" {last} " + items[-1]
