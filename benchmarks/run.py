@@ -87,9 +87,9 @@ def _stock_engine(engine_cls, rulebook):
 
 # -- 1. the shipped knowledge base -------------------------------------------------------------
 def shipped(count: int) -> None:
-    from haircare_expert.consultation import Advisor
-    from haircare_expert.engine import Engine
-    from haircare_expert.rulebook import Rulebook
+    from haircare_expert.consult.advisor import Advisor
+    from haircare_expert.engine.compiler import Engine
+    from haircare_expert.knowledge.rulebook import Rulebook
 
     start = time.perf_counter()
     rulebook = Rulebook.load()
@@ -112,7 +112,7 @@ def shipped(count: int) -> None:
     rows.append(["whole consultation (validate, infer, assemble, JSON)", ms(statistics.median(whole)),
                  ms(p95(whole)), f"{statistics.median(whole) / statistics.median(engine):.2f}"])
     try:
-        from haircare_expert.evaluator import evaluate
+        from haircare_expert.engine.evaluator import evaluate
     except ImportError:
         rows.append(["direct evaluator", "not available", "", ""])
     else:
@@ -144,11 +144,11 @@ def cold(runs: int) -> None:
 
 def interview(count: int) -> None:
     try:
-        from haircare_expert import interview as iv
+        from haircare_expert.consult import interview as iv
     except ImportError:
         print("\n### Interview\n\nhaircare_expert/interview.py is not there yet: pending.")
         return
-    from haircare_expert.consultation import Advisor
+    from haircare_expert.consult.advisor import Advisor
     advisor = Advisor()
     book = iv.QuestionBook.load(advisor.vocabulary)
     rng = random.Random(5)
@@ -189,9 +189,9 @@ def interview(count: int) -> None:
 
 # -- 3. synthetic knowledge bases -------------------------------------------------------------------
 def scale(sizes: list[int], stock_up_to: int) -> None:
-    from haircare_expert.engine import Engine
-    from haircare_expert.rulebook import Rulebook
-    from haircare_expert.vocabulary import Vocabulary
+    from haircare_expert.engine.compiler import Engine
+    from haircare_expert.knowledge.rulebook import Rulebook
+    from haircare_expert.knowledge.vocabulary import Vocabulary
 
     vocabulary = Vocabulary.load()
     rows = []

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import yaml
 
-from haircare_expert.vocabulary import Vocabulary
+from haircare_expert.knowledge.vocabulary import Vocabulary
 
 SOURCE = [{"own": True, "note": "synthetic benchmark rule"}]
 

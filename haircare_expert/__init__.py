@@ -3,7 +3,7 @@
 The library API: :class:`Advisor` (knowledge base compiled once, ``consult*`` per client),
 :class:`Rulebook`, :class:`Vocabulary`, :func:`render` and the :class:`HaircareError` hierarchy.
 """
-from .errors import HaircareError
+from haircare_expert.errors import HaircareError
 
 __all__ = ["__version__", "HaircareError", "Advisor", "Rulebook", "Vocabulary", "render"]
 
@@ -23,15 +23,15 @@ def __getattr__(name):
         globals()["__version__"] = found = _package_version()
         return found
     if name == "Advisor":
-        from .consultation import Advisor
+        from haircare_expert.consult.advisor import Advisor
         return Advisor
     if name == "Rulebook":
-        from .rulebook import Rulebook
+        from haircare_expert.knowledge.rulebook import Rulebook
         return Rulebook
     if name == "Vocabulary":
-        from .vocabulary import Vocabulary
+        from haircare_expert.knowledge.vocabulary import Vocabulary
         return Vocabulary
     if name == "render":
-        from .report import render
+        from haircare_expert.render.formats import render
         return render
     raise AttributeError(name)

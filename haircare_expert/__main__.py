@@ -1,3 +1,3 @@
-from .cli import main
+from haircare_expert.cli import main
 
 main(prog_name="haircare")

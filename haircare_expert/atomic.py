@@ -11,7 +11,7 @@ import tempfile
 from pathlib import Path
 from typing import IO, Iterator
 
-from .errors import ReportError
+from haircare_expert.errors import ReportError
 
 
 def file_mode(path: Path) -> int:

@@ -12,7 +12,7 @@ from typing import Any
 
 import yaml
 
-from .errors import HaircareError, NotFoundError
+from haircare_expert.errors import HaircareError, NotFoundError
 
 #: Refuse files larger than this: a profile or rule file is a few kilobytes.
 MAX_BYTES = 2 * 1024 * 1024

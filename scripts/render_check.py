@@ -19,8 +19,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-from haircare_expert.consultation import Advisor
-from haircare_expert.report import render, write_atomic
+from haircare_expert.consult.advisor import Advisor
+from haircare_expert.render.formats import render, write_atomic
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",

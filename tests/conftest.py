@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from haircare_expert.consultation import Advisor
-from haircare_expert.rulebook import Rulebook
+from haircare_expert.consult.advisor import Advisor
+from haircare_expert.knowledge.rulebook import Rulebook
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = sorted((ROOT / "facts" / "examples").glob("*.yaml"))

@@ -260,7 +260,7 @@ def test_yaml_reading_uses_the_safe_constructor_only():
 def test_rule_text_is_rendered_in_a_sandbox():
     from jinja2.sandbox import SandboxedEnvironment
 
-    from haircare_expert import consultation
+    from haircare_expert.consult import advisor as consultation
     assert isinstance(consultation._TEXT_ENV, SandboxedEnvironment)
 
 

@@ -9,7 +9,7 @@ from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from haircare_expert import batch
+from haircare_expert.consult import batch
 from haircare_expert.cli import main
 from haircare_expert.errors import ProfileError
 

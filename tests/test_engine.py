@@ -7,9 +7,9 @@ import sys
 
 import pytest
 
-from haircare_expert.engine import Engine
+from haircare_expert.engine.compiler import Engine
 from haircare_expert.errors import EngineError
-from haircare_expert.report import to_json
+from haircare_expert.render.formats import to_json
 
 from conftest import EXAMPLES, fired
 

@@ -9,9 +9,9 @@ import sys
 import pytest
 from hypothesis import HealthCheck, given, settings
 
-from haircare_expert.engine import Engine, TrackedReteMatcher
+from haircare_expert.engine.compiler import Engine, TrackedReteMatcher
 from haircare_expert.errors import EngineError
-from haircare_expert.rulebook import Rulebook
+from haircare_expert.knowledge.rulebook import Rulebook
 
 from conftest import EXAMPLES, ROOT
 from strategies import profile_strategy

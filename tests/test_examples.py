@@ -72,7 +72,7 @@ def test_the_wash_day_order_puts_mask_then_moisture_then_serum(advisor):
 
 def test_a_report_with_missing_safety_answers_never_reads_as_an_all_clear(advisor):
     """Review item 2: unanswered scalp questions are named in the summary, first warning first."""
-    from haircare_expert.view import report_view
+    from haircare_expert.render.view import report_view
     c = advisor.consult_file(ROOT / "facts" / "examples" / "unknown-answers.yaml")
     summary = " ".join(report_view(c)["summary"])
     assert "Nothing in your answers calls for a change" not in summary
@@ -83,7 +83,7 @@ def test_a_report_with_missing_safety_answers_never_reads_as_an_all_clear(adviso
 @pytest.mark.parametrize("name", sorted(EXPECTED))
 def test_printed_reports_name_no_brand_but_the_json_keeps_the_catalogue(advisor, name):
     """Review item 18: the brand publishing a source is not printed in a client's report."""
-    from haircare_expert.report import render
+    from haircare_expert.render.formats import render
     c = advisor.consult_file(ROOT / "facts" / "examples" / name)
     for fmt in ("txt", "md", "html"):
         assert "VEGAMOUR" not in render(c, fmt).upper()

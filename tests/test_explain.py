@@ -9,7 +9,7 @@ from click.testing import CliRunner
 
 from haircare_expert.cli import main
 from haircare_expert.errors import ExitCode, NotFoundError
-from haircare_expert.explain import explain, render_text
+from haircare_expert.audit.explain import explain, render_text
 
 from conftest import EXAMPLES, ROOT
 

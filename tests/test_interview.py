@@ -8,13 +8,13 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from haircare_expert import cli
-from haircare_expert.consultation import Advisor
+from haircare_expert.cli import base as cli
+from haircare_expert.consult.advisor import Advisor
 from haircare_expert.errors import ExitCode, ProfileError
-from haircare_expert.interview import (Interview, QuestionBook, Session, dump_profile,
+from haircare_expert.consult.interview import (Interview, QuestionBook, Session, dump_profile,
                                        parse_answer)
-from haircare_expert.rulebook import Rulebook
-from haircare_expert.vocabulary import Vocabulary
+from haircare_expert.knowledge.rulebook import Rulebook
+from haircare_expert.knowledge.vocabulary import Vocabulary
 
 # A small knowledge base of our own, so the scripted interviews below do not shift whenever the
 # shipped rules grow: red flags (one from the scalp, one from a product reaction) leading to a
@@ -88,7 +88,7 @@ MINI_RULES = {
 def mini(rule_folder, monkeypatch) -> Advisor:
     """The mini knowledge base, also behind the `haircare interview` command."""
     adv = Advisor(Rulebook.load(shipped=rule_folder(MINI_RULES)))
-    monkeypatch.setattr(cli, "advisor", lambda rules_dirs=(): adv)
+    monkeypatch.setattr(cli, "_advisor", lambda rules_dirs: adv)
     return adv
 
 

@@ -17,8 +17,8 @@ import yaml
 from click.testing import CliRunner
 
 from haircare_expert.cli import main
-from haircare_expert.interview import QuestionBook, Session
-from haircare_expert.vocabulary import Vocabulary
+from haircare_expert.consult.interview import QuestionBook, Session
+from haircare_expert.knowledge.vocabulary import Vocabulary
 
 
 _ESCAPES = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b[=>]|\r")

@@ -7,7 +7,7 @@ import re
 import pytest
 
 from conftest import ROOT
-from haircare_expert.rulebook import Rulebook
+from haircare_expert.knowledge.rulebook import Rulebook
 
 #: The knowledge checklist (../shared/KNOWLEDGE.md), one line each in our own words. Every atom
 #: must be covered by at least one rule tagged ``atom-<id>``; kept here so that the test runs from

@@ -10,9 +10,9 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from haircare_expert.consultation import Advisor
-from haircare_expert.engine import DEFAULT_FIRING_LIMIT
-from haircare_expert.report import render, to_json
+from haircare_expert.consult.advisor import Advisor
+from haircare_expert.engine.compiler import DEFAULT_FIRING_LIMIT
+from haircare_expert.render.formats import render, to_json
 
 from strategies import profile_strategy
 

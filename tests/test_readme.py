@@ -24,8 +24,8 @@ def test_ci_runs_the_readme_test_command_verbatim():
 
 def test_the_readme_rule_example_is_a_valid_rule_whose_examples_pass(tmp_path):
     """A rule author copying the README's example gets a rule that loads and behaves as shown."""
-    from haircare_expert.consultation import Advisor
-    from haircare_expert.ruletest import run_tests
+    from haircare_expert.consult.advisor import Advisor
+    from haircare_expert.knowledge.ruletest import run_tests
 
     text = (ROOT / "README.md").read_text(encoding="utf-8")
     block = text.split("### Writing rules", 1)[1].split("```yaml\n", 1)[1].split("```", 1)[0]

@@ -10,8 +10,8 @@ from click.testing import CliRunner
 
 from haircare_expert.cli import main
 from haircare_expert.errors import ExitCode, ProfileError
-from haircare_expert.replay import load_record, replay
-from haircare_expert.report import to_json
+from haircare_expert.audit.replay import load_record, replay
+from haircare_expert.render.formats import to_json
 
 from conftest import ROOT
 

@@ -14,12 +14,12 @@ from pathlib import Path
 import pytest
 from jinja2 import DictLoader
 
-from haircare_expert import report
-from haircare_expert.consultation import Advisor
+from haircare_expert.render import formats as report
+from haircare_expert.consult.advisor import Advisor
 from haircare_expert.errors import ReportError
 from haircare_expert.atomic import write_atomic
-from haircare_expert.report import make_environment, render
-from haircare_expert.view import DISCLAIMER, describe_fact, report_view
+from haircare_expert.render.formats import make_environment, render
+from haircare_expert.render.view import DISCLAIMER, describe_fact, report_view
 
 from conftest import EXAMPLES, ROOT
 

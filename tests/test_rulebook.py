@@ -2,7 +2,7 @@
 import pytest
 
 from haircare_expert.errors import NotFoundError, RuleErrors
-from haircare_expert.rulebook import Rulebook
+from haircare_expert.knowledge.rulebook import Rulebook
 
 GOOD = """
 id: {id}

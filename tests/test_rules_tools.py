@@ -7,11 +7,11 @@ import pytest
 from click.testing import CliRunner
 
 from haircare_expert.cli import main
-from haircare_expert.consultation import Advisor
+from haircare_expert.consult.advisor import Advisor
 from haircare_expert.errors import ExitCode
-from haircare_expert.lint import Analysis, lint, lint_rulebook, rule_info, rule_source
-from haircare_expert.rulebook import Rulebook
-from haircare_expert.ruletest import run_tests
+from haircare_expert.knowledge.lint import Analysis, lint, lint_rulebook, rule_info, rule_source
+from haircare_expert.knowledge.rulebook import Rulebook
+from haircare_expert.knowledge.ruletest import run_tests
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 LOAD = FIXTURES / "bad_rules" / "load"

@@ -6,7 +6,7 @@ import json
 
 from click.testing import CliRunner
 
-from haircare_expert import trace
+from haircare_expert.audit import trace
 from haircare_expert.cli import main
 
 from conftest import ROOT

@@ -2,7 +2,7 @@
 import pytest
 
 from haircare_expert.errors import NotFoundError, ProfileError
-from haircare_expert.vocabulary import Vocabulary
+from haircare_expert.knowledge.vocabulary import Vocabulary
 
 
 @pytest.fixture(scope="module")

@@ -14,12 +14,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
-from . import yamlio
-from .conditions import (LIST_OPS, NUMBER_OPS, OPS, SET_OPS, AnyOf, Condition, Not, Pattern,
+from haircare_expert import yamlio
+from haircare_expert.knowledge.conditions import (LIST_OPS, NUMBER_OPS, OPS, SET_OPS, AnyOf, Condition, Not, Pattern,
                          Test, Var, variants)
-from .errors import NotFoundError, RuleError, RuleErrors
-from .model import ADVICE_KINDS, DERIVE, RULE_KINDS, UNKNOWN
-from .vocabulary import Vocabulary
+from haircare_expert.errors import NotFoundError, RuleError, RuleErrors
+from haircare_expert.model import ADVICE_KINDS, DERIVE, RULE_KINDS, UNKNOWN
+from haircare_expert.knowledge.vocabulary import Vocabulary
 
 ID_RE = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
 VAR_RE = re.compile(r"^\?([a-z_][a-z0-9_]*)$")

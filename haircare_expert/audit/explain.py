@@ -19,12 +19,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from .conditions import Not, Pattern, Test
-from .evaluator import MISSING, Failure, TestOutcome, could_conclude, outcomes, why_not
-from .model import Consultation, Fact, Firing, plain
-from .rulebook import Rule, Rulebook
-from .trace import describe_fact, origin_words, show_value
-from .view import join_words
+from haircare_expert.knowledge.conditions import Not, Pattern, Test
+from haircare_expert.engine.evaluator import MISSING, Failure, TestOutcome, could_conclude, outcomes, why_not
+from haircare_expert.model import Consultation, Fact, Firing, plain
+from haircare_expert.knowledge.rulebook import Rule, Rulebook
+from haircare_expert.audit.trace import describe_fact, origin_words, show_value
+from haircare_expert.render.view import join_words
 
 SCHEMA = "haircare-explanation/1"
 #: How many levels of "this rule could have concluded it, but ..." a why-not follows.

@@ -29,12 +29,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
-from . import yamlio
-from .evaluator import why_not
-from .conditions import Not, Pattern, matches, match_pattern
-from .consultation import Advisor
-from .errors import HaircareError, RuleError
-from .model import Consultation, Fact
+from haircare_expert import yamlio
+from haircare_expert.engine.evaluator import why_not
+from haircare_expert.knowledge.conditions import Not, Pattern, matches, match_pattern
+from haircare_expert.consult.advisor import Advisor
+from haircare_expert.errors import HaircareError, RuleError
+from haircare_expert.model import Consultation, Fact
 
 SIDECAR = "expected.yaml"
 EXPECT_KEYS = ("fires", "silent", "first")

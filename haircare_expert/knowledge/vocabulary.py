@@ -9,9 +9,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
 
-from . import yamlio
-from .errors import ProfileError, RuleError
-from .model import UNKNOWN, Fact
+from haircare_expert import yamlio
+from haircare_expert.errors import ProfileError, RuleError
+from haircare_expert.model import UNKNOWN, Fact
 
 FIELD_TYPES = ("choice", "set", "int", "bool", "text", "date")
 CLIENT_FIELDS = ("name", "consultant", "date")

@@ -1,6 +1,6 @@
 """The rule compiler and the inference run: the only module that imports experta.
 
-:class:`Engine` compiles a :class:`~haircare_expert.rulebook.Rulebook` once into an experta
+:class:`Engine` compiles a :class:`~haircare_expert.knowledge.rulebook.Rulebook` once into an experta
 ``KnowledgeEngine`` and runs it per consultation with ``reset()``. Every firing is recorded
 (rule, matched facts, bindings, facts declared) and every fact keeps its origin.
 
@@ -37,7 +37,7 @@ from collections.abc import Mapping
 from contextlib import suppress
 from typing import Any, Sequence
 
-from . import _compat  # noqa: F401  (must run before experta is imported)
+from haircare_expert.engine import _compat  # noqa: F401  (must run before experta is imported)
 from experta import AND, AS, NOT, Fact as _ExFact, KnowledgeEngine, P, Rule as _ExRule, W
 from experta import watchers
 from experta.activation import Activation
@@ -52,10 +52,10 @@ from experta.matchers.rete.nodes import (BusNode, ConflictSetNode, FeatureTester
 from experta.matchers.rete.token import Token, TokenInfo
 from experta.strategies import DepthStrategy
 
-from .conditions import Pattern, Var
-from .errors import EngineError
-from .model import Fact, Firing
-from .rulebook import Rule, Rulebook
+from haircare_expert.knowledge.conditions import Pattern, Var
+from haircare_expert.errors import EngineError
+from haircare_expert.model import Fact, Firing
+from haircare_expert.knowledge.rulebook import Rule, Rulebook
 
 #: Default cap on firings per consultation; far above what the knowledge base needs.
 DEFAULT_FIRING_LIMIT = 5000

@@ -14,10 +14,10 @@ from typing import Any
 from jinja2 import (BaseLoader, Environment, PackageLoader, StrictUndefined, TemplateError,
                     select_autoescape)
 
-from . import yamlio
-from .errors import ReportError
-from .model import Consultation
-from .view import words
+from haircare_expert import yamlio
+from haircare_expert.errors import ReportError
+from haircare_expert.model import Consultation
+from haircare_expert.render.view import words
 
 FORMATS = ("json", "txt", "md", "html", "pdf")
 #: Width of the plain-text report.
@@ -121,7 +121,7 @@ def render(consultation: Consultation, fmt: str, context: dict | None = None,
     if fmt == "pdf":
         html = render(consultation, "html", context, rulebook)
         return _pdf(html)
-    from .view import report_view
+    from haircare_expert.render.view import report_view
     name = f"report.{fmt}.j2"
     values = report_view(consultation, rulebook)
     values.update(context or {})

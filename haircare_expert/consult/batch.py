@@ -25,9 +25,9 @@ from itertools import islice
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, Sequence
 
-from . import yamlio
-from .atomic import atomic_writer
-from .errors import HaircareError, ProfileError
+from haircare_expert import yamlio
+from haircare_expert.atomic import atomic_writer
+from haircare_expert.errors import HaircareError, ProfileError
 
 #: Lines handed to a worker at a time: large enough to amortise the inter-process traffic
 #: (a few milliseconds a chunk), small enough that the workers finish close together.
@@ -190,7 +190,7 @@ def _init_worker(rules_dirs: tuple, advisor=None) -> None:
     _WORKER.clear()
     try:
         if advisor is None:
-            from .consultation import Advisor
+            from haircare_expert.consult.advisor import Advisor
             advisor = Advisor(extra_rules=rules_dirs)
         _WORKER["advisor"] = advisor
         _WORKER["encode"] = Encoder()
@@ -277,7 +277,7 @@ def run(source: str | Path, output: str | Path, *, advisor=None, rules_dirs: Seq
     so far (compare with :func:`count_lines`).
     """
     if advisor is None:
-        from .consultation import Advisor
+        from haircare_expert.consult.advisor import Advisor
         advisor = Advisor(extra_rules=rules_dirs)
     name = str(source)
     lines = read_lines(source)

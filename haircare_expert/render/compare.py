@@ -18,9 +18,9 @@ import textwrap
 from dataclasses import dataclass, field
 from typing import Sequence
 
-from .report import md_escape
-from .errors import NotFoundError, ReportError, RuleError
-from .rulebook import Rulebook
+from haircare_expert.render.formats import md_escape
+from haircare_expert.errors import NotFoundError, ReportError, RuleError
+from haircare_expert.knowledge.rulebook import Rulebook
 
 #: The tag that marks a product-knowledge rule.
 KNOWLEDGE_TAG = "product-knowledge"

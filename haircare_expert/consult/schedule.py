@@ -13,8 +13,8 @@ from __future__ import annotations
 from itertools import combinations
 from typing import Iterable, Sequence
 
-from .model import WEEKDAYS
-from .rulebook import ScheduleEntry
+from haircare_expert.model import WEEKDAYS
+from haircare_expert.knowledge.rulebook import ScheduleEntry
 
 #: Wash days assumed when the client did not say how often they wash.
 DEFAULT_WASHES = 3

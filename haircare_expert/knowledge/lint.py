@@ -37,12 +37,12 @@ from itertools import combinations
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
-from . import yamlio
-from .conditions import AnyOf, Not, Pattern, Test, Var
-from .errors import HaircareError, RuleError, RuleErrors
-from .model import UNKNOWN
-from .rulebook import Declaration, Rule, Rulebook
-from .vocabulary import Vocabulary
+from haircare_expert import yamlio
+from haircare_expert.knowledge.conditions import AnyOf, Not, Pattern, Test, Var
+from haircare_expert.errors import HaircareError, RuleError, RuleErrors
+from haircare_expert.model import UNKNOWN
+from haircare_expert.knowledge.rulebook import Declaration, Rule, Rulebook
+from haircare_expert.knowledge.vocabulary import Vocabulary
 
 ERROR, WARNING = "error", "warning"
 #: Derived fact types the report lists as findings: a conclusion of these types is "used" even

@@ -17,7 +17,7 @@ from functools import lru_cache
 from itertools import product as _cartesian
 from typing import Any, Callable, Iterator, Sequence, Union
 
-from .model import UNKNOWN, Fact
+from haircare_expert.model import UNKNOWN, Fact
 
 #: Field-test operators and the kind of operand each takes.
 SCALAR_OPS = ("eq", "ne")

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from .model import Consultation, Fact, plain
+from haircare_expert.model import Consultation, Fact, plain
 
 SCHEMA = "haircare-trace/1"
 

@@ -14,10 +14,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
-from .errors import EngineError
-from .conditions import Not, Pattern, Test, Var, match_pattern, matches, test_value
-from .model import Fact
-from .rulebook import Rule, Rulebook
+from haircare_expert.errors import EngineError
+from haircare_expert.knowledge.conditions import Not, Pattern, Test, Var, match_pattern, matches, test_value
+from haircare_expert.model import Fact
+from haircare_expert.knowledge.rulebook import Rule, Rulebook
 
 #: Marks a field the fact does not have (a test on it never matches).
 MISSING = object()

@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
-from . import yamlio
-from .errors import ProfileError
-from .model import WEEKDAYS, Consultation, Fact
+from haircare_expert import yamlio
+from haircare_expert.errors import ProfileError
+from haircare_expert.model import WEEKDAYS, Consultation, Fact
 
 SCHEMA = "haircare-replay/1"
 RECORD_SCHEMA = "haircare-advice/1"
@@ -245,7 +245,7 @@ def replay(record: dict, advisor, where: str = "record") -> Replay:
 
 def _blockers(consultation, rulebook, rule_id: str) -> set[str]:
     """Every rule an explanation of why ``rule_id`` did not fire now names."""
-    from .explain import explain
+    from haircare_expert.audit.explain import explain
     if rule_id in consultation.fired_rules():
         return set()
     data = explain(consultation, rulebook, rule_id).to_json()

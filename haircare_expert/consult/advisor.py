@@ -13,11 +13,11 @@ from typing import Any, Iterable, Sequence
 from jinja2 import StrictUndefined, TemplateError
 from jinja2.sandbox import SandboxedEnvironment
 
-from .engine import Engine
-from .errors import EngineError
-from .model import ADVICE_KINDS, Advice, Conflict, Consultation, Fact, Firing
-from .rulebook import Rule, Rulebook
-from .schedule import plan
+from haircare_expert.engine.compiler import Engine
+from haircare_expert.errors import EngineError
+from haircare_expert.model import ADVICE_KINDS, Advice, Conflict, Consultation, Fact, Firing
+from haircare_expert.knowledge.rulebook import Rule, Rulebook
+from haircare_expert.consult.schedule import plan
 
 _KIND_RANK = {kind: i for i, kind in enumerate(ADVICE_KINDS)}
 # Rule text may show client values ("you use it {{ per_week }} times a week"); it is rendered in

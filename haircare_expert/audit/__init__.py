@@ -1,0 +1,1 @@
+"""Audit: the firing trace, why / why-not explanations, replay of stored records."""

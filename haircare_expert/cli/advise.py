@@ -1,0 +1,70 @@
+"""haircare advise | batch | compare: reports and tables from the rules."""
+from __future__ import annotations
+
+import sys
+
+import click
+
+from haircare_expert.cli.base import advisor, emit, main, rules_option, rulebook
+
+
+@main.command()
+@click.argument("profile", type=click.Path(dir_okay=False))
+@click.option("--format", "fmt", type=click.Choice(["html", "pdf", "md", "txt", "json"]),
+              help="Report format (default: from the -o extension, else txt).")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True),
+              help="Write the report to this file (atomically) instead of stdout.")
+@rules_option
+def advise(profile, fmt, output, rules_dirs):
+    """Print the advice report for the client described in PROFILE (YAML or JSON)."""
+    from haircare_expert.render.formats import format_for, render
+    consultation = advisor(rules_dirs).consult_file(profile)
+    fmt = fmt or format_for(output)
+    if fmt == "pdf" and not output:
+        raise click.UsageError("a PDF report needs -o FILE")
+    emit(render(consultation, fmt), output)
+
+
+# -- haircare batch: many profiles, JSON lines in and out (the work is in batch.py) ------------
+@main.command()
+@click.argument("profiles", type=click.Path(dir_okay=False))
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False),
+              help="Write the results here: one advice JSON per line, in input order.")
+@click.option("-j", "--jobs", type=click.IntRange(1, 64), default=1, show_default=True,
+              help="Worker processes (each compiles the rules once).")
+@rules_option
+def batch(profiles, output, jobs, rules_dirs):
+    """Advise every profile in PROFILES (JSON lines: one profile object per line).
+
+    Each output line is the JSON of 'haircare advise --format json', compact, in input order.
+    A bad line stops the batch with an error naming FILE:LINE, and no output file is written.
+    """
+    from haircare_expert.consult import batch as batching
+    options = dict(advisor=advisor(rules_dirs), rules_dirs=rules_dirs, jobs=jobs)
+    if not sys.stderr.isatty():
+        result = batching.run(profiles, output, **options)
+    else:
+        with click.progressbar(length=batching.count_lines(profiles), label="Advising",
+                               file=sys.stderr) as bar:
+            result = batching.run(profiles, output, **options,
+                                  progress=lambda done: bar.update(done - bar.pos))
+    click.echo(f"{result.profiles} profile(s) advised; written to {output}", err=True)
+
+
+@main.command()
+@click.argument("products", nargs=-1, required=True)
+@click.option("--format", "fmt", type=click.Choice(["txt", "md", "json"]), default="txt",
+              show_default=True, help="Output format.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True),
+              help="Write the table to this file (atomically) instead of stdout.")
+@rules_option
+def compare(products, fmt, output, rules_dirs):
+    """Compare products side by side, e.g. `haircare compare hair_serum hair_mask`.
+
+    The table (what it is, what it does, benefits, when to use it, side effects, how to use
+    it) is generated from the product knowledge in the rules, with the rules and sources used.
+    """
+    from haircare_expert.render.compare import compare as build, render
+    if len(products) < 2:
+        raise click.UsageError("name at least two products to compare, e.g. hair_serum hair_mask")
+    emit(render(build(rulebook(rules_dirs), products), fmt), output)

@@ -1,0 +1,67 @@
+"""haircare explain | trace | replay: why each line was given, and what changed."""
+from __future__ import annotations
+
+import sys
+
+import click
+
+from haircare_expert.cli.base import advisor, emit, main, rules_option
+from haircare_expert.errors import ExitCode
+
+
+# -- audit: haircare explain | trace | replay ---------------------------------------------------
+AUDIT_FORMAT = click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
+                            show_default=True, help="Output format.")
+
+
+def _dump(data) -> str:
+    import json
+    return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+
+
+@main.command()
+@click.argument("profile", type=click.Path(dir_okay=False))
+@click.argument("rule_id")
+@AUDIT_FORMAT
+@rules_option
+def explain(profile, rule_id, fmt, rules_dirs):
+    """Say why rule RULE_ID fired for PROFILE (down to the client's answers), or why it did not."""
+    from haircare_expert.audit.explain import explain as explain_rule, render_text
+    adv = advisor(rules_dirs)
+    adv.rulebook.get(rule_id)  # an unknown id fails before the consultation runs
+    result = explain_rule(adv.consult_file(profile), adv.rulebook, rule_id)
+    emit(_dump(result.to_json()) if fmt == "json" else render_text(result), None)
+
+
+@main.command()
+@click.argument("profile", type=click.Path(dir_okay=False))
+@AUDIT_FORMAT
+@rules_option
+def trace(profile, fmt, rules_dirs):
+    """Print the firing sequence for PROFILE: each rule, the facts it matched and declared."""
+    from haircare_expert.audit import trace as tracing
+    adv = advisor(rules_dirs)
+    consultation = adv.consult_file(profile)
+    if fmt == "json":
+        emit(_dump(tracing.to_json(consultation, adv.rulebook)), None)
+    else:
+        emit(tracing.render_text(consultation, adv.rulebook), None)
+
+
+@main.command()
+@click.argument("record", type=click.Path(dir_okay=False))
+@AUDIT_FORMAT
+@rules_option
+def replay(record, fmt, rules_dirs):
+    """Re-run an audit RECORD (the JSON of 'advise --format json') against the current rules.
+
+    Prints the advice added, removed or changed and the rule edits behind each change.
+    Exit code 0: no change; 1: the advice changed.
+    """
+    from haircare_expert.audit.replay import load_record, render_text, replay as replay_record
+    result = replay_record(load_record(record), advisor(rules_dirs), where=str(record))
+    emit(_dump(result.to_json()) if fmt == "json" else render_text(result), None)
+    if result.changed:
+        # Not ctx.exit(): HaircareGroup runs click with standalone_mode=False, where click turns
+        # Exit into a return value and the code would be lost.
+        sys.exit(int(ExitCode.CHANGED))

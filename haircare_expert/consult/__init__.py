@@ -1,0 +1,1 @@
+"""A consultation: facts in, advice, plan and schedule out; the interview; batch runs."""

@@ -1,0 +1,217 @@
+"""A consultation in progress: the answers, the advice they give, what to ask next."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from haircare_expert.consult.interview.answers import command_of, hint, parse_answer
+from haircare_expert.consult.interview.planner import Plan, Planner
+from haircare_expert.consult.interview.questions import (
+    _PLACEHOLDER_RE,
+    PRODUCTS_KEY,
+    QuestionBook,
+    Slot,
+    words,
+)
+from haircare_expert.consult.interview.session import Session
+from haircare_expert.errors import ProfileError
+from haircare_expert.knowledge.conditions import Var
+from haircare_expert.knowledge.rulebook import Rule
+from haircare_expert.model import Consultation
+
+
+# -- the interview ---------------------------------------------------------------------------------
+@dataclass
+class Reply:
+    """What the interview says back to one line typed by the consultant."""
+
+    kind: str                                   #: answered | why | back | quit | bad | finished
+    lines: list[str] = field(default_factory=list)
+    changed: bool = False                       #: the answers changed: save the session now
+    new_advice: list[str] = field(default_factory=list)
+
+
+class Interview:
+    """A consultation in progress: the answers, the advice they give, and what to ask next."""
+
+    def __init__(self, advisor, session: Session | None = None, questions: QuestionBook | None = None):
+        self.advisor = advisor
+        self.book = questions or QuestionBook.load(advisor.vocabulary)
+        self.planner = Planner(advisor.rulebook, self.book)
+        self.session = session or Session()
+        self._consultation: Consultation | None = None
+        self._plan: Plan | None = None
+        self._revise: str | None = None     # the key `back` took away: asked again next
+
+    # -- state -----------------------------------------------------------------------------------
+    def consultation(self) -> Consultation:
+        """The advice for the answers so far, recomputed from them (never patched)."""
+        if self._consultation is None:
+            self._consultation = self.advisor.consult(self.session.profile(), "interview answers")
+        return self._consultation
+
+    def plan(self) -> Plan:
+        if self._plan is None:
+            self._plan = self.planner.plan(self.session, self.consultation())
+        return self._plan
+
+    def current(self) -> Slot | None:
+        """The question to ask now (None when nothing left can change the advice)."""
+        if self._revise and self._revise not in self.session.answers:
+            for slot in self.book.slots(self.session.answers):
+                if slot.key == self._revise:
+                    return slot
+        return self.plan().next
+
+    @property
+    def finished(self) -> bool:
+        return self.current() is None
+
+    def preset(self, key: str, value: Any) -> None:
+        """Record an answer given on the command line (``--date``) if it is not answered yet."""
+        if key not in self.session.answers:
+            self.session.answer(key, value)
+            self._changed()
+
+    def _changed(self) -> None:
+        self._consultation = None
+        self._plan = None
+
+    # -- talking -----------------------------------------------------------------------------------
+    def progress(self) -> str:
+        plan = self.plan()
+        number = len(self.session.history) + 1
+        # the open questions, the ones they may unlock, and a guess for products not yet named
+        left = len(plan.pending) - 1 + plan.per_product + len(set(plan.needed_for.values()))
+        if left <= 0:
+            return f"Question {number}, probably the last"
+        return f"Question {number}, about {left} left"
+
+    def question_lines(self) -> list[str]:
+        """The current question as printed: progress, the question, its choices, a hint."""
+        slot = self.current()
+        if slot is None:
+            return []
+        q = slot.question
+        heading = self.progress()
+        if slot.entry is not None:
+            count = len(self.session.answers.get(PRODUCTS_KEY) or ())
+            heading += f" - product {slot.entry + 1} of {count}: {self.book.product_words(slot.product)}"
+        if q.kind not in ("choice", "set"):
+            return [heading, f"{slot.text(self.book)}  ({hint(q)})"]
+        lines = [heading, slot.text(self.book)]
+        width = len(str(len(q.choices)))
+        for index, (_, label) in enumerate(q.choices, 1):
+            lines.append(f"  {index:>{width}}. {label}")
+        lines.append(f"  ({hint(q)})")
+        return lines
+
+    def handle(self, text: str) -> Reply:
+        """Interpret one line typed at the current question."""
+        slot = self.current()
+        if slot is None:
+            return Reply("finished", ["The interview is complete."])
+        command = command_of(text)
+        if command == "quit":
+            return Reply("quit")
+        if command == "why":
+            return Reply("why", self.why(slot))
+        if command == "back":
+            return self.back()
+        try:
+            value = parse_answer(slot.question, text, slot.key)
+        except ProfileError as exc:
+            return Reply("bad", [f"Sorry, {exc.what}."])
+        before = {(a.rule, a.text) for a in self.consultation().advice}
+        self.session.answer(slot.key, value)
+        self._revise = None
+        self._changed()
+        self.session.finished = self.finished
+        new = [a.title for a in self.consultation().advice
+               if (a.rule, a.text) not in before and a.kind != "note"]
+        return Reply("answered", changed=True, new_advice=new)
+
+    def back(self) -> Reply:
+        key = self.session.undo()
+        if key is None:
+            return Reply("bad", ["Nothing to go back to: this is the first question."])
+        self._revise = key
+        self._changed()
+        slot = self.current()
+        label = key
+        if slot is not None and slot.key == key:
+            label = slot.question.label + (f" ({self.book.product_words(slot.product)})" if slot.product else "")
+        return Reply("back", [f"Going back to revise: {label}."], changed=True)
+
+    def why(self, slot: Slot | None = None) -> list[str]:
+        """Why a question is asked, in words: its help, and the rules waiting on its answer."""
+        slot = slot or self.current()
+        if slot is None:
+            return []
+        plan = self.plan()
+        lines = []
+        if slot.question.help:
+            lines.append(slot.question.help)
+        if slot.question.fact_type == "client":
+            lines.append("The client's details only go on the report; they do not change the advice.")
+            return lines
+        via = plan.needed_for.get(slot.key)
+        if via:
+            other = next((s for s in self.book.slots(self.session.answers) if s.key == via), None)
+            if other is not None:
+                lines.append(f"The answer decides whether to ask: {other.text(self.book)}")
+        rules = plan.waiting.get(slot.key, [])
+        if not rules:
+            lines.append("No rule waits on this answer any more.")
+            return lines
+        lines.append("The answer can still change the advice. Rules waiting on it:")
+        shown = rules[:6]
+        for rid in shown:
+            lines.append("  - " + describe_rule(self.advisor.rulebook.by_id[rid]))
+        if len(rules) > len(shown):
+            lines.append(f"  ... and {len(rules) - len(shown)} more")
+        return lines
+
+    def summary_lines(self) -> list[str]:
+        """The answers given, in question order, for the end of the interview."""
+        answers = self.session.answers
+        lines = ["Answers:"]
+        width = max(len(q.label) for q in self.book.questions if not q.per_entry) + 1
+        skipped = []
+        for slot in self.book.slots(answers):
+            q = slot.question
+            if q.per_entry:
+                continue
+            if slot.key in answers:
+                lines.append(f"  {q.label + ':':<{width}} {words(answers[slot.key])}")
+                if q.creates_entries and isinstance(answers[slot.key], tuple):
+                    for index, product in enumerate(answers[slot.key]):
+                        parts = [f"{s.question.label}: {words(answers[s.key])}"
+                                 for s in self.book.slots(answers)
+                                 if s.entry == index and s.key in answers]
+                        lines.append(f"    {self.book.product_words(product)}: "
+                                     + ("; ".join(parts) if parts else "no further questions needed"))
+            elif q.fact_type != "client":
+                skipped.append(q.label)
+        if skipped:
+            lines.append("  Not asked (no rule needed them for this client): " + ", ".join(skipped))
+        return lines
+
+
+def describe_rule(rule: Rule) -> str:
+    """A rule in one line for ``why``: title, kind, and what it would advise or conclude."""
+    kind = {"derive": "finding"}.get(rule.kind, rule.kind)
+    if rule.advise:
+        text = _PLACEHOLDER_RE.sub("...", rule.advise)
+        first = re.split(r"(?<=[.!?])\s", text, maxsplit=1)[0]
+        what = f'would advise: "{first}"'
+    elif rule.declare:
+        parts = []
+        for decl in rule.declare:
+            values = " ".join("..." if isinstance(v, Var) else words(v) for _, v in decl.fields)
+            parts.append(f"{words(decl.type)}: {values}")
+        what = "would conclude " + "; ".join(parts)
+    else:
+        what = "would add to the plan"
+    return f"{rule.title} ({kind}) - {what}"

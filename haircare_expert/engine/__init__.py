@@ -1,0 +1,1 @@
+"""Inference: the rulebook compiled onto experta, and a plain evaluator beside it."""

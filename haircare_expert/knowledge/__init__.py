@@ -1,0 +1,1 @@
+"""The knowledge base: vocabulary, rule files, conditions, lint and rule tests."""

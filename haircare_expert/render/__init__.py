@@ -1,0 +1,1 @@
+"""Reports: the consultation as template data, and the html/pdf/md/txt/json formats."""
