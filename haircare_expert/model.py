@@ -89,6 +89,32 @@ class Advice:
                 "matched_facts": list(self.matched_facts), "fired": self.fired}
 
 
+#: What a plan step asks of the client (DESIGN.md, "plan").
+PLAN_ACTIONS = ("keep", "change", "add", "pause", "stop")
+
+
+@dataclass
+class PlanStep:
+    """One step of the client's plan, in the order she should act on it.
+
+    ``product`` is a vocabulary product id or ``None`` (a practice such as massage);
+    ``new`` is true for a product not in her routine; ``start_week`` >= 1 staggers new products.
+    """
+
+    step: int
+    item: str
+    product: str | None
+    action: str
+    new: bool
+    start_week: int
+    rule: str
+    why: str
+
+    def to_json(self) -> dict:
+        return {"step": self.step, "item": self.item, "product": self.product, "action": self.action,
+                "new": self.new, "start_week": self.start_week, "rule": self.rule, "why": self.why}
+
+
 @dataclass
 class Conflict:
     """A topic on which the sources disagree, and which way the advice goes."""
@@ -115,6 +141,8 @@ class Consultation:
     facts: list[Fact]
     trace: list[Firing]
     profile: dict = field(default_factory=dict)
+    #: The client's plan (what to do, in order, from which week); see :class:`PlanStep`.
+    plan: list[PlanStep] = field(default_factory=list)
     #: The Rulebook that produced this result (not serialised): reports read source titles
     #: and rule conditions from it. ``None`` for a result rebuilt from JSON.
     rulebook: Any = field(default=None, repr=False, compare=False)
@@ -138,6 +166,7 @@ class Consultation:
             "advice": [a.to_json() for a in self.advice],
             "schedule": {day: list(self.schedule.get(day, [])) for day in WEEKDAYS},
             "wash_day_order": list(self.wash_day_order),
+            "plan": [p.to_json() for p in self.plan],
             "conflicts": [c.to_json() for c in self.conflicts],
             "facts": [f.to_json() for f in self.facts],
             "trace": [t.to_json() for t in self.trace],

@@ -24,7 +24,7 @@ def test_advise_json_follows_the_contract():
     assert result.exit_code == 0, result.stderr
     data = json.loads(result.stdout)
     assert list(data) == ["schema", "client", "knowledge_base", "advice", "schedule", "wash_day_order",
-                          "conflicts", "facts", "trace"]
+                          "plan", "conflicts", "facts", "trace"]
     assert data["schema"] == "haircare-advice/1"
     assert data["client"] == {"name": "Ana Example", "consultant": "Sam Adviser", "date": "2026-11-22"}
     kb = data["knowledge_base"]
