@@ -143,6 +143,9 @@ class Consultation:
     profile: dict = field(default_factory=dict)
     #: The client's plan (what to do, in order, from which week); see :class:`PlanStep`.
     plan: list[PlanStep] = field(default_factory=list)
+    #: On a follow-up visit, what changed since the last one (a ``consult.followup.Followup``,
+    #: set by whoever knows the last visit; not part of the JSON record). ``None`` otherwise.
+    followup: Any = field(default=None, repr=False, compare=False)
     #: The Rulebook that produced this result (not serialised): reports read source titles
     #: and rule conditions from it. ``None`` for a result rebuilt from JSON.
     rulebook: Any = field(default=None, repr=False, compare=False)
