@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import random
 
-from haircare_expert.model import UNKNOWN
 from haircare_expert.knowledge.vocabulary import FieldSpec, Vocabulary
+from haircare_expert.model import UNKNOWN
 
 
 def _value(spec: FieldSpec, rng: random.Random):

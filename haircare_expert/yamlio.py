@@ -79,7 +79,7 @@ class _Loader(_BaseLoader):
                 hash(key)
             except TypeError:
                 raise yaml.constructor.ConstructorError(
-                    None, None, "a mapping key must be a plain value", key_node.start_mark)
+                    None, None, "a mapping key must be a plain value", key_node.start_mark) from None
             if key in result:
                 raise yaml.constructor.ConstructorError(
                     None, None, f"duplicate key {key!r}", key_node.start_mark)

@@ -6,8 +6,8 @@ import datetime as dt
 
 from hypothesis import strategies as st
 
-from haircare_expert.model import UNKNOWN
 from haircare_expert.knowledge.vocabulary import Vocabulary
+from haircare_expert.model import UNKNOWN
 
 
 def value_strategy(spec):

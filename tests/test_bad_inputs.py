@@ -9,12 +9,11 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from conftest import ROOT
 
 from haircare_expert import yamlio
 from haircare_expert.cli import main
 from haircare_expert.errors import ExitCode
-
-from conftest import ROOT
 
 CORPUS = Path(__file__).resolve().parent / "bad_inputs"
 GOOD = ROOT / "facts" / "examples" / "dry-flaky-scalp.yaml"

@@ -6,15 +6,14 @@ import json
 
 import pytest
 from click.testing import CliRunner
+from conftest import EXAMPLES
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-from haircare_expert.consult import batch
-from haircare_expert.cli import main
-from haircare_expert.errors import ProfileError
-
-from conftest import EXAMPLES
 from strategies import profile_strategy
+
+from haircare_expert.cli import main
+from haircare_expert.consult import batch
+from haircare_expert.errors import ProfileError
 
 
 def run(*args):

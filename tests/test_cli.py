@@ -6,11 +6,10 @@ from importlib.metadata import version
 
 import pytest
 from click.testing import CliRunner
+from conftest import EXAMPLES, ROOT
 
 from haircare_expert.cli import main
 from haircare_expert.errors import ExitCode
-
-from conftest import EXAMPLES, ROOT
 
 EXAMPLE = ROOT / "facts" / "examples" / "dry-flaky-scalp.yaml"
 

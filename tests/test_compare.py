@@ -8,9 +8,9 @@ import pytest
 from click.testing import CliRunner
 
 from haircare_expert.cli import main
-from haircare_expert.render.compare import FACETS, compare, known_products, render
 from haircare_expert.errors import NotFoundError
 from haircare_expert.knowledge.rulebook import Rulebook
+from haircare_expert.render.compare import FACETS, compare, known_products, render
 
 BOOK = Rulebook.load()
 

@@ -8,12 +8,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from haircare_expert.knowledge.conditions import Not, Pattern
 from haircare_expert.consult.advisor import Advisor
 from haircare_expert.engine.evaluator import evaluate
-from haircare_expert.model import UNKNOWN
+from haircare_expert.knowledge.conditions import Not, Pattern
 from haircare_expert.knowledge.rulebook import Rulebook
 from haircare_expert.knowledge.vocabulary import Vocabulary
+from haircare_expert.model import UNKNOWN
 
 EXAMPLES = 1000
 SETTINGS = settings(max_examples=EXAMPLES, deadline=None, derandomize=True, database=None,

@@ -6,12 +6,11 @@ import subprocess
 import sys
 
 import pytest
+from conftest import EXAMPLES, fired
 
 from haircare_expert.engine.compiler import Engine
 from haircare_expert.errors import EngineError
 from haircare_expert.render.formats import to_json
-
-from conftest import EXAMPLES, fired
 
 RULE = """
 id: {id}

@@ -7,17 +7,16 @@ from __future__ import annotations
 import sys
 
 import pytest
+from conftest import EXAMPLES, ROOT
 from hypothesis import HealthCheck, given, settings
+from strategies import profile_strategy
 
 from haircare_expert.engine.compiler import Engine, TrackedReteMatcher
 from haircare_expert.errors import EngineError
 from haircare_expert.knowledge.rulebook import Rulebook
 
-from conftest import EXAMPLES, ROOT
-from strategies import profile_strategy
-
 sys.path.insert(0, str(ROOT / "benchmarks"))
-from synthetic import write_rules  # noqa: E402
+from synthetic import write_rules
 
 SETTINGS = settings(max_examples=200, deadline=None, derandomize=True, database=None,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])

@@ -6,12 +6,11 @@ import json
 
 import pytest
 from click.testing import CliRunner
+from conftest import EXAMPLES, ROOT
 
+from haircare_expert.audit.explain import explain, render_text
 from haircare_expert.cli import main
 from haircare_expert.errors import ExitCode, NotFoundError
-from haircare_expert.audit.explain import explain, render_text
-
-from conftest import EXAMPLES, ROOT
 
 EXAMPLE = ROOT / "facts" / "examples" / "dry-flaky-scalp.yaml"
 

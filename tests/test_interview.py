@@ -10,9 +10,8 @@ from click.testing import CliRunner
 
 from haircare_expert.cli import base as cli
 from haircare_expert.consult.advisor import Advisor
+from haircare_expert.consult.interview import Interview, QuestionBook, Session, dump_profile, parse_answer
 from haircare_expert.errors import ExitCode, ProfileError
-from haircare_expert.consult.interview import (Interview, QuestionBook, Session, dump_profile,
-                                       parse_answer)
 from haircare_expert.knowledge.rulebook import Rulebook
 from haircare_expert.knowledge.vocabulary import Vocabulary
 

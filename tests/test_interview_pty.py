@@ -20,7 +20,6 @@ from haircare_expert.cli import main
 from haircare_expert.consult.interview import QuestionBook, Session
 from haircare_expert.knowledge.vocabulary import Vocabulary
 
-
 _ESCAPES = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b[=>]|\r")
 #: A guard so a broken build fails instead of hanging; nothing here measures speed.
 GUARD_SECONDS = 120

@@ -5,8 +5,8 @@ import os
 import re
 
 import pytest
-
 from conftest import ROOT
+
 from haircare_expert.knowledge.rulebook import Rulebook
 
 #: The knowledge checklist (../shared/KNOWLEDGE.md), one line each in our own words. Every atom

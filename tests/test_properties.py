@@ -9,12 +9,11 @@ import json
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from strategies import profile_strategy
 
 from haircare_expert.consult.advisor import Advisor
 from haircare_expert.engine.compiler import DEFAULT_FIRING_LIMIT
 from haircare_expert.render.formats import render, to_json
-
-from strategies import profile_strategy
 
 SHARED = Advisor()
 VOCABULARY = SHARED.vocabulary

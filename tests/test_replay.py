@@ -7,13 +7,12 @@ import json
 import pytest
 import yaml
 from click.testing import CliRunner
+from conftest import ROOT
 
+from haircare_expert.audit.replay import load_record, replay
 from haircare_expert.cli import main
 from haircare_expert.errors import ExitCode, ProfileError
-from haircare_expert.audit.replay import load_record, replay
 from haircare_expert.render.formats import to_json
-
-from conftest import ROOT
 
 EXAMPLE = ROOT / "facts" / "examples" / "dry-flaky-scalp.yaml"
 

@@ -12,16 +12,15 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import EXAMPLES, ROOT
 from jinja2 import DictLoader
 
-from haircare_expert.render import formats as report
+from haircare_expert.atomic import write_atomic
 from haircare_expert.consult.advisor import Advisor
 from haircare_expert.errors import ReportError
-from haircare_expert.atomic import write_atomic
+from haircare_expert.render import formats as report
 from haircare_expert.render.formats import make_environment, render
 from haircare_expert.render.view import DISCLAIMER, describe_fact, report_view
-
-from conftest import EXAMPLES, ROOT
 
 GOLDEN = Path(__file__).resolve().parent / "golden"
 EXAMPLE_DIR = ROOT / "facts" / "examples"
@@ -326,6 +325,7 @@ def test_pdf_has_pages_with_the_client_name_and_the_disclaimer(referral):
 
 def test_cli_writes_a_pdf_report(tmp_path):
     from click.testing import CliRunner
+
     from haircare_expert.cli import main
     out = tmp_path / "ana.pdf"
     result = CliRunner().invoke(main, ["advise", str(DRY), "-o", str(out)])

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from haircare_expert.knowledge.rulebook import ScheduleEntry
 from haircare_expert.consult.schedule import DEFAULT_WASHES, pick, plan, wash_days
+from haircare_expert.knowledge.rulebook import ScheduleEntry
 
 
 def entry(item, per_week, days="wash", order=50):

@@ -5,11 +5,10 @@ from __future__ import annotations
 import json
 
 from click.testing import CliRunner
+from conftest import ROOT
 
 from haircare_expert.audit import trace
 from haircare_expert.cli import main
-
-from conftest import ROOT
 
 EXAMPLE = ROOT / "facts" / "examples" / "dry-flaky-scalp.yaml"
 

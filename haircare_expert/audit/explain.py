@@ -19,11 +19,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from haircare_expert.knowledge.conditions import Not, Pattern, Test
-from haircare_expert.engine.evaluator import MISSING, Failure, TestOutcome, could_conclude, outcomes, why_not
-from haircare_expert.model import Consultation, Fact, Firing, plain
-from haircare_expert.knowledge.rulebook import Rule, Rulebook
 from haircare_expert.audit.trace import describe_fact, origin_words, show_value
+from haircare_expert.engine.evaluator import MISSING, Failure, TestOutcome, could_conclude, outcomes, why_not
+from haircare_expert.knowledge.conditions import Not, Pattern, Test
+from haircare_expert.knowledge.rulebook import Rule, Rulebook
+from haircare_expert.model import Consultation, Fact, Firing, plain
 from haircare_expert.render.view import join_words
 
 SCHEMA = "haircare-explanation/1"
@@ -58,7 +58,7 @@ class FactInfo:
     fields: dict
     origin: str
     text: str
-    derivation: "Derivation | None" = None
+    derivation: Derivation | None = None
 
     def to_json(self) -> dict:
         data = {"id": self.id, "type": self.type,
@@ -101,7 +101,7 @@ class ConditionInfo:
     missing: str = ""
     answer: str = ""
     blocked_by: list[str] = field(default_factory=list)
-    producers: list["ProducerInfo"] = field(default_factory=list)
+    producers: list[ProducerInfo] = field(default_factory=list)
 
     def to_json(self) -> dict:
         data: dict = {"number": self.number, "kind": self.kind, "text": self.text,

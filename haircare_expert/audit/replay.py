@@ -9,9 +9,10 @@ line (from the old and the new trace). A knowledge-base CI job can fail on any c
 """
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from haircare_expert import yamlio
 from haircare_expert.errors import ProfileError

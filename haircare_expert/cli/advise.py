@@ -5,7 +5,7 @@ import sys
 
 import click
 
-from haircare_expert.cli.base import advisor, emit, main, rules_option, rulebook
+from haircare_expert.cli.base import advisor, emit, main, rulebook, rules_option
 
 
 @main.command()
@@ -64,7 +64,8 @@ def compare(products, fmt, output, rules_dirs):
     The table (what it is, what it does, benefits, when to use it, side effects, how to use
     it) is generated from the product knowledge in the rules, with the rules and sources used.
     """
-    from haircare_expert.render.compare import compare as build, render
+    from haircare_expert.render.compare import compare as build
+    from haircare_expert.render.compare import render
     if len(products) < 2:
         raise click.UsageError("name at least two products to compare, e.g. hair_serum hair_mask")
     emit(render(build(rulebook(rules_dirs), products), fmt), output)

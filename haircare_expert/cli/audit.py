@@ -8,7 +8,6 @@ import click
 from haircare_expert.cli.base import advisor, emit, main, rules_option
 from haircare_expert.errors import ExitCode
 
-
 # -- audit: haircare explain | trace | replay ---------------------------------------------------
 AUDIT_FORMAT = click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
                             show_default=True, help="Output format.")
@@ -26,7 +25,8 @@ def _dump(data) -> str:
 @rules_option
 def explain(profile, rule_id, fmt, rules_dirs):
     """Say why rule RULE_ID fired for PROFILE (down to the client's answers), or why it did not."""
-    from haircare_expert.audit.explain import explain as explain_rule, render_text
+    from haircare_expert.audit.explain import explain as explain_rule
+    from haircare_expert.audit.explain import render_text
     adv = advisor(rules_dirs)
     adv.rulebook.get(rule_id)  # an unknown id fails before the consultation runs
     result = explain_rule(adv.consult_file(profile), adv.rulebook, rule_id)
@@ -58,7 +58,8 @@ def replay(record, fmt, rules_dirs):
     Prints the advice added, removed or changed and the rule edits behind each change.
     Exit code 0: no change; 1: the advice changed.
     """
-    from haircare_expert.audit.replay import load_record, render_text, replay as replay_record
+    from haircare_expert.audit.replay import load_record, render_text
+    from haircare_expert.audit.replay import replay as replay_record
     result = replay_record(load_record(record), advisor(rules_dirs), where=str(record))
     emit(_dump(result.to_json()) if fmt == "json" else render_text(result), None)
     if result.changed:

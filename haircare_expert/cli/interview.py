@@ -7,7 +7,6 @@ import click
 
 from haircare_expert.cli.base import advisor, main, rules_option
 
-
 # -- haircare interview: the adaptive consultation (the dialogue lives in interview.py) ---------
 DEFAULT_SESSION = "haircare-session.yaml"
 
@@ -39,9 +38,9 @@ def interview(resume, session_path, save, output, date, rules_dirs):
     import shutil
     import textwrap
 
+    from haircare_expert.atomic import write_atomic
     from haircare_expert.consult import interview as iv
     from haircare_expert.errors import ProfileError
-    from haircare_expert.atomic import write_atomic
     from haircare_expert.render.formats import format_for, render
     from haircare_expert.yamlio import read_text
 

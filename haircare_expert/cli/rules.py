@@ -5,10 +5,9 @@ import sys
 
 import click
 
-from haircare_expert.cli.base import advisor, main, rules_option, rulebook
+from haircare_expert.cli.base import advisor, main, rulebook, rules_option
 from haircare_expert.errors import ExitCode
 from haircare_expert.model import RULE_KINDS
-
 
 # -- knowledge-base tools: haircare rules list | show | lint | test ----------------------------
 FORMAT_OPTION = click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",

@@ -6,18 +6,19 @@ report format, explanation and audit reads.
 """
 from __future__ import annotations
 
-from functools import lru_cache
+from collections.abc import Iterable, Sequence
+from functools import cache, lru_cache
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 from jinja2 import StrictUndefined, TemplateError
 from jinja2.sandbox import SandboxedEnvironment
 
+from haircare_expert.consult.schedule import plan
 from haircare_expert.engine.compiler import Engine
 from haircare_expert.errors import EngineError
-from haircare_expert.model import ADVICE_KINDS, Advice, Conflict, Consultation, Fact, Firing
 from haircare_expert.knowledge.rulebook import Rule, Rulebook
-from haircare_expert.consult.schedule import plan
+from haircare_expert.model import ADVICE_KINDS, Advice, Conflict, Consultation, Fact, Firing
 
 _KIND_RANK = {kind: i for i, kind in enumerate(ADVICE_KINDS)}
 # Rule text may show client values ("you use it {{ per_week }} times a week"); it is rendered in
@@ -25,7 +26,7 @@ _KIND_RANK = {kind: i for i, kind in enumerate(ADVICE_KINDS)}
 _TEXT_ENV = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _text_template(text: str):
     return _TEXT_ENV.from_string(text)
 

@@ -19,11 +19,11 @@ import json
 import multiprocessing
 import signal
 from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
-from typing import Callable, Iterable, Iterator, Sequence
 
 from haircare_expert import yamlio
 from haircare_expert.atomic import atomic_writer

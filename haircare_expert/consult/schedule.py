@@ -10,11 +10,11 @@ and a twice-weekly mask do not all land on the same wash day). Everything is det
 """
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from itertools import combinations
-from typing import Iterable, Sequence
 
-from haircare_expert.model import WEEKDAYS
 from haircare_expert.knowledge.rulebook import ScheduleEntry
+from haircare_expert.model import WEEKDAYS
 
 #: Wash days assumed when the client did not say how often they wash.
 DEFAULT_WASHES = 3

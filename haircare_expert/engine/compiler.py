@@ -33,13 +33,13 @@ from __future__ import annotations
 import bisect
 import inspect
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from contextlib import suppress
-from typing import Any, Sequence
+from typing import Any
 
-from haircare_expert.engine import _compat  # noqa: F401  (must run before experta is imported)
-from experta import AND, AS, NOT, Fact as _ExFact, KnowledgeEngine, P, Rule as _ExRule, W
-from experta import watchers
+from experta import AND, AS, NOT, KnowledgeEngine, P, W, watchers
+from experta import Fact as _ExFact
+from experta import Rule as _ExRule
 from experta.activation import Activation
 from experta.agenda import Agenda
 from experta.factlist import FactList
@@ -47,15 +47,21 @@ from experta.fieldconstraint import ANDFC
 from experta.matchers.rete import ReteMatcher
 from experta.matchers.rete.check import FactCapture, FeatureCheck, SameContextCheck, TypeCheck
 from experta.matchers.rete.mixins import ChildNode, NoMemory
-from experta.matchers.rete.nodes import (BusNode, ConflictSetNode, FeatureTesterNode, NotNode,
-                                         OrdinaryMatchNode)
+from experta.matchers.rete.nodes import (
+    BusNode,
+    ConflictSetNode,
+    FeatureTesterNode,
+    NotNode,
+    OrdinaryMatchNode,
+)
 from experta.matchers.rete.token import Token, TokenInfo
 from experta.strategies import DepthStrategy
 
-from haircare_expert.knowledge.conditions import Pattern, Var
+# experta is importable: the package __init__ ran _compat first
 from haircare_expert.errors import EngineError
-from haircare_expert.model import Fact, Firing
+from haircare_expert.knowledge.conditions import Pattern, Var
 from haircare_expert.knowledge.rulebook import Rule, Rulebook
+from haircare_expert.model import Fact, Firing
 
 #: Default cap on firings per consultation; far above what the knowledge base needs.
 DEFAULT_FIRING_LIMIT = 5000
@@ -215,7 +221,7 @@ def _same_context(left: dict, right: dict) -> bool:
     """``SameContextCheck()(left, right)`` as a plain function, without its per-pair log call."""
     for key, value in left.items():
         if key[0] is False:
-            raise RuntimeError('Negated value "%s" present before capture.' % key[1])
+            raise RuntimeError(f'Negated value "{key[1]}" present before capture.')
         if key in right and value != right[key]:
             return False
         if (False, key) in right and value == right[(False, key)]:

@@ -11,13 +11,14 @@ and ``rules test`` use them to say why a rule did *not* fire.
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any
 
 from haircare_expert.errors import EngineError
 from haircare_expert.knowledge.conditions import Not, Pattern, Test, Var, match_pattern, matches, test_value
-from haircare_expert.model import Fact
 from haircare_expert.knowledge.rulebook import Rule, Rulebook
+from haircare_expert.model import Fact
 
 #: Marks a field the fact does not have (a test on it never matches).
 MISSING = object()

@@ -12,10 +12,11 @@ answer ``unknown`` satisfies no test except equality with ``unknown`` and ``know
 from __future__ import annotations
 
 import operator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 from itertools import product as _cartesian
-from typing import Any, Callable, Iterator, Sequence, Union
+from typing import Any
 
 from haircare_expert.model import UNKNOWN, Fact
 
@@ -94,7 +95,7 @@ class Not:
 class AnyOf:
     """At least one of the alternatives (each a conjunction of conditions) holds."""
 
-    alternatives: tuple[tuple["Condition", ...], ...]
+    alternatives: tuple[tuple[Condition, ...], ...]
     line: int = 0
 
     def describe(self) -> str:
@@ -102,10 +103,10 @@ class AnyOf:
             "; ".join(c.describe() for c in alt) for alt in self.alternatives)
 
 
-Condition = Union[Pattern, Not, AnyOf]
+Condition = Pattern | Not | AnyOf
 
 
-@lru_cache(maxsize=None)
+@cache
 def make_predicate(op: str, value: Any) -> Callable[[Any], bool]:
     """Build (once per distinct test) the predicate a field value must pass.
 

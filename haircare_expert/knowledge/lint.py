@@ -32,17 +32,18 @@ from __future__ import annotations
 
 import re
 import textwrap
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from itertools import combinations
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 from haircare_expert import yamlio
-from haircare_expert.knowledge.conditions import AnyOf, Not, Pattern, Test, Var
 from haircare_expert.errors import HaircareError, RuleError, RuleErrors
-from haircare_expert.model import UNKNOWN
+from haircare_expert.knowledge.conditions import AnyOf, Not, Pattern, Test, Var
 from haircare_expert.knowledge.rulebook import Declaration, Rule, Rulebook
 from haircare_expert.knowledge.vocabulary import Vocabulary
+from haircare_expert.model import UNKNOWN
 
 ERROR, WARNING = "error", "warning"
 #: Derived fact types the report lists as findings: a conclusion of these types is "used" even

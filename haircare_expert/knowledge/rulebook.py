@@ -10,16 +10,28 @@ import functools
 import hashlib
 import json
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from haircare_expert import yamlio
-from haircare_expert.knowledge.conditions import (LIST_OPS, NUMBER_OPS, OPS, SET_OPS, AnyOf, Condition, Not, Pattern,
-                         Test, Var, variants)
 from haircare_expert.errors import NotFoundError, RuleError, RuleErrors
-from haircare_expert.model import ADVICE_KINDS, DERIVE, RULE_KINDS, UNKNOWN
+from haircare_expert.knowledge.conditions import (
+    LIST_OPS,
+    NUMBER_OPS,
+    OPS,
+    SET_OPS,
+    AnyOf,
+    Condition,
+    Not,
+    Pattern,
+    Test,
+    Var,
+    variants,
+)
 from haircare_expert.knowledge.vocabulary import Vocabulary
+from haircare_expert.model import ADVICE_KINDS, DERIVE, RULE_KINDS, UNKNOWN
 
 ID_RE = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
 VAR_RE = re.compile(r"^\?([a-z_][a-z0-9_]*)$")
@@ -164,7 +176,7 @@ class Rulebook:
     # -- loading ---------------------------------------------------------------------------
     @classmethod
     def load(cls, extra: Iterable[str | Path] = (), vocabulary: Vocabulary | None = None,
-             shipped: str | Path | None = None) -> "Rulebook":
+             shipped: str | Path | None = None) -> Rulebook:
         """Load the shipped rules (or ``shipped``) plus each extra folder, in order.
 
         A rule in an extra folder with the id of an earlier rule replaces it.
@@ -181,7 +193,7 @@ class Rulebook:
             folders.append(_read_folder(path, str(path), problems))
 
         catalogue = None
-        for label, files in folders:
+        for _label, files in folders:
             for name, text in files:
                 if Path(name).name == "sources.yaml":
                     data = _safe_load(text, name, problems)

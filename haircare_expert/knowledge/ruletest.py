@@ -25,15 +25,16 @@ Coverage, measured over every case run (deterministic, no sampling):
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 from haircare_expert import yamlio
-from haircare_expert.engine.evaluator import why_not
-from haircare_expert.knowledge.conditions import Not, Pattern, matches, match_pattern
 from haircare_expert.consult.advisor import Advisor
+from haircare_expert.engine.evaluator import why_not
 from haircare_expert.errors import HaircareError, RuleError
+from haircare_expert.knowledge.conditions import Not, Pattern, match_pattern, matches
 from haircare_expert.model import Consultation, Fact
 
 SIDECAR = "expected.yaml"

@@ -5,9 +5,10 @@ A profile is turned into input facts, each with an origin such as ``profile:rout
 from __future__ import annotations
 
 import datetime as _dt
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from haircare_expert import yamlio
 from haircare_expert.errors import ProfileError, RuleError
@@ -142,7 +143,7 @@ class Vocabulary:
 
     # -- loading ---------------------------------------------------------------------------
     @classmethod
-    def load(cls, path: str | Path | None = None) -> "Vocabulary":
+    def load(cls, path: str | Path | None = None) -> Vocabulary:
         """Load the vocabulary shipped with the package, or the one at ``path``."""
         if path is None:
             ref = yamlio.package_files("facts") / "vocabulary.yaml"
@@ -154,7 +155,7 @@ class Vocabulary:
         return cls.from_data(data, where)
 
     @classmethod
-    def from_data(cls, data: Any, where: str) -> "Vocabulary":
+    def from_data(cls, data: Any, where: str) -> Vocabulary:
         if not isinstance(data, dict):
             raise RuleError(where, "the vocabulary must be a mapping")
         types: dict[str, FactType] = {}

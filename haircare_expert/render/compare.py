@@ -15,12 +15,12 @@ from __future__ import annotations
 
 import json
 import textwrap
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Sequence
 
-from haircare_expert.render.formats import md_escape
 from haircare_expert.errors import NotFoundError, ReportError, RuleError
 from haircare_expert.knowledge.rulebook import Rulebook
+from haircare_expert.render.formats import md_escape
 
 #: The tag that marks a product-knowledge rule.
 KNOWLEDGE_TAG = "product-knowledge"

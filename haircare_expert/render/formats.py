@@ -11,8 +11,7 @@ import textwrap
 from pathlib import Path
 from typing import Any
 
-from jinja2 import (BaseLoader, Environment, PackageLoader, StrictUndefined, TemplateError,
-                    select_autoescape)
+from jinja2 import BaseLoader, Environment, PackageLoader, StrictUndefined, TemplateError, select_autoescape
 
 from haircare_expert import yamlio
 from haircare_expert.errors import ReportError

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from haircare_expert.knowledge.conditions import Pattern, Var
-from haircare_expert.model import WEEKDAYS, Advice, Consultation, Fact, Firing, UNKNOWN
 from haircare_expert.consult.schedule import DEFAULT_WASHES, wash_days
+from haircare_expert.knowledge.conditions import Pattern, Var
+from haircare_expert.model import UNKNOWN, WEEKDAYS, Advice, Consultation, Fact, Firing
 
 KIND_HEADINGS = {
     "referral": "See a doctor first",

@@ -78,7 +78,7 @@ class Slot:
     entry: int | None = None
     product: str = ""
 
-    def text(self, book: "QuestionBook") -> str:
+    def text(self, book: QuestionBook) -> str:
         return self.question.text.replace("{product}", book.product_words(self.product))
 
 
@@ -92,7 +92,7 @@ class QuestionBook:
         self.by_ask = {q.ask: q for q in questions}
 
     @classmethod
-    def load(cls, vocabulary: Vocabulary, path: str | Path | None = None) -> "QuestionBook":
+    def load(cls, vocabulary: Vocabulary, path: str | Path | None = None) -> QuestionBook:
         """Read the shipped ``facts/questions.yaml`` (or ``path``); raise RuleError with file:line."""
         if path is None:
             where = "facts/questions.yaml"
@@ -104,7 +104,7 @@ class QuestionBook:
         return cls.from_data(data, vocabulary, where)
 
     @classmethod
-    def from_data(cls, data: Any, vocabulary: Vocabulary, where: str) -> "QuestionBook":
+    def from_data(cls, data: Any, vocabulary: Vocabulary, where: str) -> QuestionBook:
         if not isinstance(data, dict):
             raise RuleError(where, "the questions file must be a mapping with 'client' and 'questions'")
         questions: list[Question] = []

@@ -56,7 +56,7 @@ class Session:
             profile["client"] = client
         sections: dict[str, Any] = {}
         for key, value in self.answers.items():
-            if key.startswith("client.") or key == PRODUCTS_KEY or key.startswith("routine["):
+            if key.startswith(("client.", "routine[")) or key == PRODUCTS_KEY:
                 continue
             if "." in key:
                 section, _, fname = key.partition(".")
@@ -91,7 +91,7 @@ class Session:
         return text
 
     @classmethod
-    def parse(cls, text: str, where: str, vocabulary: Vocabulary) -> "Session":
+    def parse(cls, text: str, where: str, vocabulary: Vocabulary) -> Session:
         """Read a session file's text; a malformed one is a ProfileError with file:line."""
         try:
             data = yamlio.loads(text, where, ProfileError)
