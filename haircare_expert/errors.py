@@ -5,6 +5,7 @@ line ``Error: <where>: <what>`` on stderr and the exit code named here.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from enum import IntEnum
 
 
@@ -23,23 +24,53 @@ class ExitCode(IntEnum):
     INTERRUPTED = 130    #: Ctrl-C
 
 
+@dataclass(frozen=True)
+class Location:
+    """A place in a file: ``path`` and, when known, the 1-based ``line``.
+
+    Written as ``path:line`` (``path`` alone when the line is not known), exactly as errors and
+    lint findings have always named places; code that needs the parts reads them here, never
+    by splitting that text.
+    """
+
+    path: str
+    line: int | None = None
+
+    def __str__(self) -> str:
+        return self.path if self.line is None else f"{self.path}:{self.line}"
+
+    def sort_key(self) -> tuple[str, int]:
+        return (self.path, self.line or 0)
+
+
 class HaircareError(Exception):
     """Base of every error the library raises on purpose.
 
-    ``where`` names the place (a file, ``file:line``, a rule id); ``what`` says what is wrong.
+    ``where`` names the place (a file, ``file:line``, a rule id) as text; ``location`` is the
+    same place as a :class:`Location` when the raiser gave one. ``what`` says what is wrong;
+    ``code`` (a short kebab-case kind such as ``unknown-field``) and ``rule`` (the rule id the
+    problem is in) are set where they are known, so tools never parse them out of ``what``.
     """
 
     exit_code = ExitCode.INTERNAL   # every subclass names its own
 
-    def __init__(self, where: str, what: str):
-        where = where if where else "(empty)"
+    def __init__(self, where: str | Location, what: str, *, code: str = "", rule: str = ""):
+        if not isinstance(where, Location):
+            where = Location(where if where else "(empty)")
         super().__init__(f"{where}: {what}")
-        self.where = where
+        self.location = where
+        self.where = str(where)
         self.what = what
+        self.code = code
+        self.rule = rule
 
     def __reduce__(self):
-        # rebuild from (where, what), so the error crosses process boundaries (batch workers)
-        return (type(self), (self.where, self.what))
+        # rebuild from its parts, so the error crosses process boundaries (batch workers)
+        return (_rebuild, (type(self), self.location, self.what, self.code, self.rule))
+
+
+def _rebuild(cls, location, what, code, rule):
+    return cls(location, what, code=code, rule=rule)
 
 
 class ProfileError(HaircareError):
@@ -60,7 +91,7 @@ class RuleErrors(RuleError):
     def __init__(self, problems: list[RuleError]):
         first = problems[0]
         more = f" (and {len(problems) - 1} more problem(s))" if len(problems) > 1 else ""
-        super().__init__(first.where, first.what + more)
+        super().__init__(first.location, first.what + more, code=first.code, rule=first.rule)
         self.problems = problems
 
     def __reduce__(self):

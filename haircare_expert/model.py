@@ -4,7 +4,7 @@ Nothing here knows about experta, YAML or templates.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 #: Advice kinds in the order a report lists them (safety first).
@@ -15,6 +15,36 @@ RULE_KINDS = ADVICE_KINDS + (DERIVE,)
 #: The answer accepted for any question.
 UNKNOWN = "unknown"
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+def json_value(value: Any) -> Any:
+    """A value as JSON data: objects through their ``to_json``, tuples as lists, mappings copied."""
+    if hasattr(value, "to_json"):
+        return value.to_json()
+    if isinstance(value, (list, tuple)):
+        return [json_value(v) for v in value]
+    if isinstance(value, dict):
+        return {k: json_value(v) for k, v in value.items()}
+    return value
+
+
+class JsonFields:
+    """Dataclass mixin: ``to_json`` writes the fields in their declared order.
+
+    Field metadata adjusts it: ``{"json": False}`` leaves a field out, ``{"key": "x"}`` writes it
+    under another name, ``{"sort": True}`` writes a mapping with its keys sorted.
+    """
+
+    def to_json(self) -> dict:
+        out = {}
+        for f in fields(self):
+            if f.metadata.get("json", True) is False:
+                continue
+            value = getattr(self, f.name)
+            if f.metadata.get("sort"):
+                value = dict(sorted(value.items()))
+            out[f.metadata.get("key", f.name)] = json_value(value)
+        return out
 
 
 @dataclass(frozen=True)
@@ -51,24 +81,19 @@ def plain(value):
 
 
 @dataclass(frozen=True)
-class Firing:
+class Firing(JsonFields):
     """One rule firing: the sequence number, the facts matched, the bindings, the facts declared."""
 
     seq: int
     rule: str
     facts: tuple[str, ...]
-    bindings: dict[str, Any]
+    bindings: dict[str, Any] = field(metadata={"sort": True})
     declared: tuple[str, ...]
-    variant: int = 0
-
-    def to_json(self) -> dict:
-        return {"seq": self.seq, "rule": self.rule, "facts": list(self.facts),
-                "bindings": {k: plain(v) for k, v in sorted(self.bindings.items())},
-                "declared": list(self.declared)}
+    variant: int = field(default=0, metadata={"json": False})
 
 
 @dataclass
-class Advice:
+class Advice(JsonFields):
     """One line of advice, with the rule, the facts and the sources behind it."""
 
     rule: str
@@ -80,13 +105,7 @@ class Advice:
     sources: list[dict]
     matched_facts: list[str]
     fired: int
-    salience: int = 0
-
-    def to_json(self) -> dict:
-        return {"rule": self.rule, "kind": self.kind, "title": self.title, "text": self.text,
-                "steps": list(self.steps), "because": self.because,
-                "sources": [dict(s) for s in self.sources],
-                "matched_facts": list(self.matched_facts), "fired": self.fired}
+    salience: int = field(default=0, metadata={"json": False})
 
 
 #: What a plan step asks of the client (DESIGN.md, "plan").
@@ -94,7 +113,7 @@ PLAN_ACTIONS = ("keep", "change", "add", "pause", "stop")
 
 
 @dataclass
-class PlanStep:
+class PlanStep(JsonFields):
     """One step of the client's plan, in the order she should act on it.
 
     ``product`` is a vocabulary product id or ``None`` (a practice such as massage);
@@ -110,22 +129,15 @@ class PlanStep:
     rule: str
     why: str
 
-    def to_json(self) -> dict:
-        return {"step": self.step, "item": self.item, "product": self.product, "action": self.action,
-                "new": self.new, "start_week": self.start_week, "rule": self.rule, "why": self.why}
-
 
 @dataclass
-class Conflict:
+class Conflict(JsonFields):
     """A topic on which the sources disagree, and which way the advice goes."""
 
     topic: str
     sources: list[str]
     resolution: str
-    rule: str = ""
-
-    def to_json(self) -> dict:
-        return {"topic": self.topic, "sources": list(self.sources), "resolution": self.resolution}
+    rule: str = field(default="", metadata={"json": False})
 
 
 @dataclass

@@ -12,7 +12,7 @@ from typing import Any
 
 import yaml
 
-from haircare_expert.errors import HaircareError, NotFoundError
+from haircare_expert.errors import HaircareError, Location, NotFoundError
 
 #: Refuse files larger than this: a profile or rule file is a few kilobytes.
 MAX_BYTES = 2 * 1024 * 1024
@@ -136,19 +136,19 @@ def loads(text: str, where: str, error_cls: type[HaircareError]) -> Any:
         try:
             return json.loads(text, object_pairs_hook=_json_pairs)
         except (ValueError, RecursionError) as exc:
-            raise error_cls(where, f"not valid JSON: {exc}") from None
+            raise error_cls(where, f"not valid JSON: {exc}", code="yaml") from None
     loader = _Loader(text, error_cls)
     try:
         return loader.get_single_data()
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
-        line = f":{mark.line + 1}" if mark else ""
         problem = exc.problem or exc.context or "syntax error"
-        raise error_cls(f"{where}{line}", f"not valid YAML: {problem}") from None
+        raise error_cls(Location(where, mark.line + 1) if mark else where, f"not valid YAML: {problem}",
+                        code="yaml") from None
     except (yaml.YAMLError, RecursionError) as exc:
-        raise error_cls(where, f"not valid YAML: {exc}") from None
+        raise error_cls(where, f"not valid YAML: {exc}", code="yaml") from None
     except (ValueError, OverflowError) as exc:  # e.g. an impossible date such as 2026-13-45
-        raise error_cls(where, f"not valid YAML: {exc}") from None
+        raise error_cls(where, f"not valid YAML: {exc}", code="yaml") from None
     finally:
         loader.dispose()
 

@@ -8,6 +8,7 @@ from click.testing import CliRunner
 
 from haircare_expert.cli import main
 from haircare_expert.consult.advisor import Advisor
+from haircare_expert.consult.interview.questions import QuestionBook
 from haircare_expert.errors import ExitCode
 from haircare_expert.knowledge.lint import Analysis, lint, lint_rulebook, rule_info, rule_source
 from haircare_expert.knowledge.rulebook import Rulebook
@@ -59,7 +60,7 @@ def test_rules_test_command_passes_on_the_shipped_rules():
     ("missing-sources", "metadata.yaml:10", "no-sources"),
     ("unknown-source", "metadata.yaml:23", "unknown-source"),
     ("unknown-section", "metadata.yaml:31", "unknown-section"),
-    ("duplicate-id", "metadata.yaml:41", ""),
+    ("duplicate-id", "metadata.yaml:41", "twice"),
 ])
 def test_lint_lists_each_load_problem_with_file_and_line(code, where, rule):
     report = lint(shipped=LOAD, questions=None)
@@ -181,12 +182,29 @@ def test_lint_command_exits_1_on_knowledge_errors_and_0_on_warnings_only():
     assert shipped.exit_code == 0, shipped.output
 
 
-def test_lint_warns_about_questions_no_rule_depends_on():
+def question_book(tmp_path, book, text):
+    """A question file read by the interview's own QuestionBook (what lint reads too)."""
+    path = tmp_path / "questions.yaml"
+    path.write_text(text)
+    return QuestionBook.load(book.vocabulary, path)
+
+
+QUESTIONS = """\
+client:
+  - {ask: client.name, label: Client, text: Name?}
+questions:
+  - {ask: scalp.symptoms, label: Scalp, text: Symptoms?, choices: {flaking: flakes}}
+  - {ask: habits.scalp_massage, label: Massage, text: Massage?, choices: {never: never}}
+  - {ask: hair.type, label: Hair, text: Hair type?, choices: {curly: curly}}
+"""
+
+
+def test_lint_warns_about_questions_no_rule_depends_on(tmp_path):
     book = Rulebook.load(shipped=CHAIN)
-    questions = {"questions": [{"ask": "scalp.symptoms"}, {"ask": "habits.scalp_massage"},
-                               {"ask": "hair.type"}, {"ask": "client.name"}]}
-    unused = [f.message for f in lint_rulebook(book, questions) if f.code == "unused-question"]
-    assert len(unused) == 1 and "hair.type" in unused[0]
+    questions = question_book(tmp_path, book, QUESTIONS)
+    unused = [f for f in lint_rulebook(book, questions) if f.code == "unused-question"]
+    assert [f.message for f in unused] == ["no rule tests hair.type, so asking for it never changes the advice"]
+    assert unused[0].location.line == 6 and unused[0].where.endswith("questions.yaml:6")
     assert not [f for f in lint_rulebook(book, None) if f.code == "unused-question"]
 
 
@@ -271,7 +289,7 @@ def test_an_example_that_is_not_a_valid_profile_is_a_failed_case_not_a_crash(rul
 
 
 # -- list and show ------------------------------------------------------------------------------
-def test_rules_show_prints_the_rule_as_written_and_how_it_links():
+def test_rules_show_prints_the_rule_as_written_and_how_it_links(tmp_path):
     book = Rulebook.load(shipped=CHAIN)
     info = rule_info(book, "serum-for-hydration", questions=None)
     assert info["text"].lstrip().startswith("- id: serum-for-hydration")
@@ -281,7 +299,7 @@ def test_rules_show_prints_the_rule_as_written_and_how_it_links():
     assert info["used_by"] == ["serum-how-to"] and info["fed_by"] == ["dry-scalp-needs-hydration"]
     assert info["profile_fields"] == ["scalp.symptoms"]       # through the chain
     assert info["questions"] is None
-    asked = rule_info(book, "serum-for-hydration", questions={"questions": [{"ask": "scalp.symptoms"}]})
+    asked = rule_info(book, "serum-for-hydration", questions=question_book(tmp_path, book, QUESTIONS))
     assert asked["questions"] == ["scalp.symptoms"]
     assert rule_source(book.get("rare-note")).rstrip().endswith("section: Washing}]")
 

@@ -12,7 +12,8 @@
   it and why they did not, a few levels deep.
 
 The result is plain dataclasses (:class:`Explanation`); :meth:`Explanation.to_json` and
-:func:`render_text` write them out.
+:func:`render_text` write them out, and :meth:`Explanation.blockers` names every rule a why-not
+involves (what replay blames for a line that is gone).
 """
 from __future__ import annotations
 
@@ -20,10 +21,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from haircare_expert.audit.trace import describe_fact, origin_words, show_value
-from haircare_expert.engine.evaluator import MISSING, Failure, TestOutcome, could_conclude, outcomes, why_not
+from haircare_expert.engine.evaluator import MISSING, Failure, TestOutcome, outcomes, why_not
+from haircare_expert.knowledge.analysis import declared_by, rules_concluding
 from haircare_expert.knowledge.conditions import Not, Pattern, Test
 from haircare_expert.knowledge.rulebook import Rule, Rulebook
-from haircare_expert.model import Consultation, Fact, Firing, plain
+from haircare_expert.model import Consultation, Fact, Firing, JsonFields, plain
 from haircare_expert.render.view import join_words
 
 SCHEMA = "haircare-explanation/1"
@@ -68,16 +70,17 @@ class FactInfo:
             data["derivation"] = self.derivation.to_json()
         return data
 
+    def rules(self) -> set[str]:
+        """The rules of the firing that concluded this fact, and of those behind it."""
+        return self.derivation.rules() if self.derivation is not None else set()
+
 
 @dataclass
-class CandidateInfo:
+class CandidateInfo(JsonFields):
     """A fact of the right type that a condition still rejected, and the test it failed."""
 
     fact: FactInfo
     failed: TestInfo
-
-    def to_json(self) -> dict:
-        return {"fact": self.fact.to_json(), "failed": self.failed.to_json()}
 
 
 @dataclass
@@ -120,6 +123,15 @@ class ConditionInfo:
                 data["blocked_by"] = list(self.blocked_by)
         return data
 
+    def rules(self) -> set[str]:
+        """Every rule this condition names: behind its facts, blocking it, or able to conclude it."""
+        found = {b for b in self.blocked_by if not b.startswith("profile:")}
+        for fact in self.facts + [c.fact for c in self.candidates]:
+            found |= fact.rules()
+        for producer in self.producers:
+            found |= producer.rules()
+        return found
+
 
 @dataclass
 class Alternative:
@@ -136,24 +148,26 @@ class Alternative:
         return {"alternative": self.number, "conditions": [c.to_json() for c in self.conditions],
                 "first_failed": self.failed.number}
 
+    def rules(self) -> set[str]:
+        return set().union(*(c.rules() for c in self.conditions))
+
 
 @dataclass
-class ProducerInfo:
+class ProducerInfo(JsonFields):
     """A rule that could conclude a fact a condition waits on, and why it did not."""
 
     rule: str
     title: str
     fired: bool
     note: str
-    alternatives: list[Alternative] = field(default_factory=list)
+    alternatives: list[Alternative] = field(default_factory=list, metadata={"key": "why_not"})
 
-    def to_json(self) -> dict:
-        return {"rule": self.rule, "title": self.title, "fired": self.fired, "note": self.note,
-                "why_not": [a.to_json() for a in self.alternatives]}
+    def rules(self) -> set[str]:
+        return {self.rule}.union(*(a.rules() for a in self.alternatives))
 
 
 @dataclass
-class Derivation:
+class Derivation(JsonFields):
     """One firing of a rule, explained condition by condition."""
 
     seq: int
@@ -161,20 +175,16 @@ class Derivation:
     title: str
     kind: str
     alternative: int
-    bindings: dict
+    bindings: dict = field(metadata={"sort": True})
     conditions: list[ConditionInfo]
     declared: list[FactInfo]
     because: str
     sources: list[dict]
-    alternatives: int = 1
+    alternatives: int = field(default=1, metadata={"json": False})
 
-    def to_json(self) -> dict:
-        return {"seq": self.seq, "rule": self.rule, "title": self.title, "kind": self.kind,
-                "alternative": self.alternative,
-                "bindings": {k: plain(v) for k, v in sorted(self.bindings.items())},
-                "conditions": [c.to_json() for c in self.conditions],
-                "declared": [f.to_json() for f in self.declared],
-                "because": self.because, "sources": [dict(s) for s in self.sources]}
+    def rules(self) -> set[str]:
+        """This firing's rule and every rule behind the facts it matched."""
+        return {self.rule}.union(*(c.rules() for c in self.conditions))
 
 
 @dataclass
@@ -200,6 +210,12 @@ class Explanation:
                 "sources": [dict(s) for s in self.sources],
                 "firings": [d.to_json() for d in self.firings],
                 "why_not": [a.to_json() for a in self.alternatives]}
+
+    def blockers(self) -> set[str]:
+        """Every rule the why-not names (empty when the rule fired): the rules whose facts block a
+        ``not``, those behind the facts it looked at, and those that could have concluded a
+        missing fact, with what kept them from firing, recursively."""
+        return set().union(*(a.rules() for a in self.alternatives))
 
 
 # -- building it ------------------------------------------------------------------------------
@@ -246,10 +262,7 @@ class _Builder:
         self.vocabulary = rulebook.vocabulary
         self.facts = list(consultation.facts)
         self.by_id = {f.id: f for f in self.facts}
-        self.declared_by: dict[str, Firing] = {}
-        for firing in consultation.trace:
-            for fid in firing.declared:
-                self.declared_by.setdefault(fid, firing)
+        self.declared_by = {fid: firings[0] for fid, firings in declared_by(consultation.trace).items()}
         self.fired = consultation.fired_rules()
         self._derivations: dict[int, Derivation] = {}
         self._explained: set[str] = set()   # producers whose why-not is already shown
@@ -383,9 +396,7 @@ class _Builder:
 
     def producers(self, pattern: Pattern, depth: int, visiting: frozenset) -> list[ProducerInfo]:
         result = []
-        for rule in self.rulebook.rules:
-            if not could_conclude(rule, pattern):
-                continue
+        for rule in rules_concluding(self.rulebook.rules, pattern):
             if rule.id in self.fired:
                 made = sorted({describe_fact(self.by_id[i]) for f in self.c.trace if f.rule == rule.id
                                for i in f.declared}

@@ -15,8 +15,10 @@ from pathlib import Path
 from typing import Any
 
 from haircare_expert import yamlio
+from haircare_expert.audit.explain import explain
 from haircare_expert.errors import ProfileError
-from haircare_expert.model import WEEKDAYS, Consultation, Fact
+from haircare_expert.knowledge.analysis import derivation_rules
+from haircare_expert.model import WEEKDAYS, Consultation, Fact, Firing, JsonFields
 
 SCHEMA = "haircare-replay/1"
 RECORD_SCHEMA = "haircare-advice/1"
@@ -49,15 +51,12 @@ class AdviceChange:
 
 
 @dataclass
-class PartChange:
+class PartChange(JsonFields):
     """A change in the schedule, the wash-day order or the conflicts."""
 
     part: str
     old: Any
     new: Any
-
-    def to_json(self) -> dict:
-        return {"part": self.part, "old": self.old, "new": self.new}
 
 
 @dataclass
@@ -169,28 +168,17 @@ def record_input(record: dict, vocabulary, where: str = "record") -> tuple[dict,
 
 
 # -- derivation chains ------------------------------------------------------------------------
-def _chain(trace: list[tuple[str, list[str], list[str]]], starts: Iterable[int]) -> set[str]:
-    """The rules of the given firings and, recursively, of the firings that declared their facts."""
-    declared_by = {}
-    for index, (_, _, declared) in enumerate(trace):
-        for fid in declared:
-            declared_by.setdefault(fid, index)
-    rules, todo, seen = set(), list(starts), set()
-    while todo:
-        index = todo.pop()
-        if index in seen:
-            continue
-        seen.add(index)
-        rule, facts, _ = trace[index]
-        rules.add(rule)
-        todo.extend(declared_by[f] for f in facts if f in declared_by)
-    return rules
+def record_trace(record: dict) -> list[Firing]:
+    """The firing trace of a (checked) record, as :class:`Firing` objects."""
+    return [Firing(t.get("seq", i), t["rule"], tuple(t["facts"]), dict(t.get("bindings") or {}),
+                   tuple(t["declared"])) for i, t in enumerate(record["trace"])]
 
 
-def _firings_of(trace, rule: str, matched: Iterable[str]) -> list[int]:
+def _firings_of(trace: list[Firing], rule: str, matched: Iterable[str]) -> list[Firing]:
+    """The firings of ``rule`` on facts among ``matched`` (every firing of it when none is)."""
     matched = set(matched)
-    hits = [i for i, (r, facts, _) in enumerate(trace) if r == rule and set(facts) <= matched]
-    return hits or [i for i, (r, _, _) in enumerate(trace) if r == rule]
+    hits = [f for f in trace if f.rule == rule and set(f.facts) <= matched]
+    return hits or [f for f in trace if f.rule == rule]
 
 
 # -- the replay -------------------------------------------------------------------------------
@@ -210,33 +198,36 @@ def replay(record: dict, advisor, where: str = "record") -> Replay:
         consultation=new)
     changed_rules = set(result.rules_added) | set(result.rules_removed) | set(result.rules_edited)
 
-    old_trace = [(t["rule"], list(t["facts"]), list(t["declared"])) for t in record["trace"]]
-    new_trace = [(t.rule, list(t.facts), list(t.declared)) for t in new.trace]
+    old_trace = record_trace(record)
+    new_trace = list(new.trace)
     old_types = {f["id"]: f["type"] for f in record["facts"]}
+
+    def chain(trace: list[Firing], item: dict) -> set[str]:
+        return derivation_rules(trace, _firings_of(trace, item["rule"], item.get("matched_facts", [])))
 
     def causes(old: dict | None, new_item: dict | None) -> list[str]:
         rules: set[str] = set()
         if old is not None:
-            rules |= _chain(old_trace, _firings_of(old_trace, old["rule"], old.get("matched_facts", [])))
+            rules |= chain(old_trace, old)
         if new_item is not None:
-            rules |= _chain(new_trace, _firings_of(new_trace, new_item["rule"], new_item.get("matched_facts", [])))
+            rules |= chain(new_trace, new_item)
         # Negations: a changed rule whose (old or new) conclusion a rule of the chain negates.
         negated = set()
         for rid in rules:
             rule = advisor.rulebook.by_id.get(rid)
             if rule is not None:
                 negated |= rule.negated_types()
-        for rid, _, declared in old_trace:
-            if any(old_types.get(f) in negated for f in declared):
-                rules.add(rid)
-        for rid, _, declared in new_trace:
-            if any(new.fact(f).type in negated for f in declared):
-                rules.add(rid)
+        for firing in old_trace:
+            if any(old_types.get(f) in negated for f in firing.declared):
+                rules.add(firing.rule)
+        for firing in new_trace:
+            if any(new.fact(f).type in negated for f in firing.declared):
+                rules.add(firing.rule)
         if new_item is None and old is not None and old["rule"] in advisor.rulebook.by_id:
             rules |= _blockers(new, advisor.rulebook, old["rule"])
         return sorted(rules & changed_rules)
 
-    old_fired = {rule for rule, _, _ in old_trace}
+    old_fired = {firing.rule for firing in old_trace}
     result.no_longer_fire = sorted(old_fired - new.fired_rules())
     result.now_fire = sorted(new.fired_rules() - old_fired)
     result.advice = _diff_advice(record["advice"], new_json["advice"], causes)
@@ -246,24 +237,9 @@ def replay(record: dict, advisor, where: str = "record") -> Replay:
 
 def _blockers(consultation, rulebook, rule_id: str) -> set[str]:
     """Every rule an explanation of why ``rule_id`` did not fire now names."""
-    from haircare_expert.audit.explain import explain
     if rule_id in consultation.fired_rules():
         return set()
-    data = explain(consultation, rulebook, rule_id).to_json()
-    found: set[str] = set()
-
-    def walk(node):
-        if isinstance(node, dict):
-            if isinstance(node.get("rule"), str):
-                found.add(node["rule"])
-            found.update(node.get("blocked_by") or [])
-            for value in node.values():
-                walk(value)
-        elif isinstance(node, list):
-            for value in node:
-                walk(value)
-    walk(data["why_not"])
-    return found
+    return explain(consultation, rulebook, rule_id).blockers()
 
 
 def _same(a: dict, b: dict) -> bool:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from haircare_expert.model import Consultation, Fact, plain
+from haircare_expert.model import Consultation, Fact, JsonFields
 
 SCHEMA = "haircare-trace/1"
 
@@ -39,19 +39,16 @@ def origin_words(origin: str) -> str:
 
 
 @dataclass
-class FactNote:
+class FactNote(JsonFields):
     """A fact as the trace shows it."""
 
     id: str
     text: str
     origin: str
 
-    def to_json(self) -> dict:
-        return {"id": self.id, "text": self.text, "origin": self.origin}
-
 
 @dataclass
-class TraceStep:
+class TraceStep(JsonFields):
     """One firing: sequence number, rule, matched and declared facts, bindings."""
 
     seq: int
@@ -60,13 +57,7 @@ class TraceStep:
     kind: str
     matched: list[FactNote]
     declared: list[FactNote]
-    bindings: dict = field(default_factory=dict)
-
-    def to_json(self) -> dict:
-        return {"seq": self.seq, "rule": self.rule, "title": self.title, "kind": self.kind,
-                "matched": [f.to_json() for f in self.matched],
-                "declared": [f.to_json() for f in self.declared],
-                "bindings": {k: plain(v) for k, v in sorted(self.bindings.items())}}
+    bindings: dict = field(default_factory=dict, metadata={"sort": True})
 
 
 def note(fact: Fact) -> FactNote:

@@ -221,27 +221,3 @@ def why_not(rule: Rule, facts: Sequence[Fact]) -> list[Failure] | None:
         failures.append(failure)
     return failures
 
-
-def could_conclude(rule: Rule, pattern: Pattern) -> bool:
-    """Whether one of ``rule``'s declarations can give a fact that passes ``pattern``.
-
-    A declared constant must pass the pattern's test; a declared variable might (unknown here).
-    """
-    for decl in rule.declare:
-        if decl.type != pattern.type:
-            continue
-        values = dict(decl.fields)
-        ok = True
-        for test in pattern.tests:
-            if test.field not in values:
-                ok = False
-                break
-            value = values[test.field]
-            if isinstance(value, Var) or test.op == "bind":
-                continue
-            if test_value(test, value, {}) is None:
-                ok = False
-                break
-        if ok:
-            return True
-    return False

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from haircare_expert import yamlio
-from haircare_expert.errors import NotFoundError, RuleError, RuleErrors
+from haircare_expert.errors import Location, NotFoundError, RuleError, RuleErrors
 from haircare_expert.knowledge.conditions import (
     LIST_OPS,
     NUMBER_OPS,
@@ -43,6 +43,8 @@ SCHEDULE_DAYS = ("wash", "between", "any", "daily")
 RULES_ENV = "HAIRCARE_RULES"
 #: More alternatives than this in one rule is a modelling mistake (and slow in a Rete network).
 MAX_VARIANTS = 32
+#: The lint code of a missing required key (any other: ``missing-field``).
+MISSING_CODES = {"because": "missing-because", "sources": "missing-sources"}
 
 
 @dataclass(frozen=True)
@@ -100,6 +102,11 @@ class Rule:
     @property
     def location(self) -> str:
         return f"{self.file}:{self.line}"
+
+    @property
+    def at(self) -> Location:
+        """Where the rule is written, as a :class:`Location` (``location`` is the same as text)."""
+        return Location(self.file, self.line)
 
     @functools.cached_property
     def content_hash(self) -> str:
@@ -200,7 +207,7 @@ class Rulebook:
                     if data is not None:
                         catalogue = _parse_sources(data, name, problems, catalogue)
         if catalogue is None:
-            raise RuleError("rules/sources.yaml", "the source catalogue is missing")
+            raise RuleError("rules/sources.yaml", "the source catalogue is missing", code="sources")
         sources, version = catalogue
 
         digest = hashlib.sha256()
@@ -222,7 +229,8 @@ class Rulebook:
                     if rule is None:
                         continue
                     if rule.id in seen_here:
-                        problems.append(RuleError(rule.location, f"duplicate rule id {rule.id!r} (also at {seen_here[rule.id]})"))
+                        problems.append(RuleError(rule.at, f"duplicate rule id {rule.id!r} (also at {seen_here[rule.id]})",
+                                                  code="duplicate-id", rule=rule.id))
                         continue
                     seen_here[rule.id] = rule.location
                     if index > 0:
@@ -294,12 +302,12 @@ def _safe_load(text, name, problems):
 
 def _parse_sources(data, where, problems, previous):
     if not isinstance(data, dict) or not isinstance(data.get("sources"), list):
-        problems.append(RuleError(where, "the source catalogue needs a 'sources' list"))
+        problems.append(RuleError(where, "the source catalogue needs a 'sources' list", code="sources"))
         return previous
     sources = dict(previous[0]) if previous else {}
     version = str(data.get("version", previous[1] if previous else "0"))
     for entry in data["sources"]:
-        line = f"{where}:{getattr(entry, 'line', 0)}"
+        line = Location(where, getattr(entry, "line", 0))
         if not isinstance(entry, dict) or not _text(entry.get("id")) or not _text(entry.get("title")):
             problems.append(RuleError(line, "each source needs an id and a title (text)"))
             continue
@@ -317,7 +325,7 @@ def _parse_sources(data, where, problems, previous):
 def _rule_docs(data, where, problems):
     if isinstance(data, dict) and "rules" in data and "id" not in data:
         if not isinstance(data["rules"], list):
-            problems.append(RuleError(f"{where}:{data.line_of('rules')}", "'rules' must be a list of rules"))
+            problems.append(RuleError(Location(where, data.line_of("rules")), "'rules' must be a list of rules"))
             return []
         docs = data["rules"]
     else:
@@ -332,22 +340,23 @@ def _rule_docs(data, where, problems):
 
 
 class _Problems:
-    """Collects errors for one rule, each with file:line."""
+    """Collects errors for one rule, each with its :class:`Location`, code and rule id."""
 
-    def __init__(self, where: str, problems: list):
+    def __init__(self, where: str, problems: list, rule: str = ""):
         self.where = where
         self.problems = problems
+        self.rule = rule
         self.count = 0
 
-    def add(self, node: Any, key: Any, what: str):
+    def add(self, node: Any, key: Any, what: str, code: str = "load"):
         line = node.line_of(key) if hasattr(node, "line_of") and key is not None else getattr(node, "line", 0)
-        self.problems.append(RuleError(f"{self.where}:{line}", what))
+        self.problems.append(RuleError(Location(self.where, line), what, code=code, rule=self.rule))
         self.count += 1
 
 
 def _parse_rule(raw: dict, where: str, vocab: Vocabulary, sources: dict, problems) -> Rule | None:
-    p = _Problems(where, problems)
     rid = raw.get("id")
+    p = _Problems(where, problems, rid if isinstance(rid, str) and ID_RE.match(rid) else "")
     if not isinstance(rid, str) or not ID_RE.match(rid):
         p.add(raw, "id" if "id" in raw else None, f"rule id {rid!r} must be kebab-case (a-z, 0-9, -)")
         rid = str(rid)
@@ -357,7 +366,7 @@ def _parse_rule(raw: dict, where: str, vocab: Vocabulary, sources: dict, problem
             p.add(raw, key, f"{label}: unknown key {key!r}; allowed: {', '.join(sorted(RULE_KEYS))}")
     for key in ("title", "kind", "because", "sources"):
         if not raw.get(key):
-            p.add(raw, None, f"{label}: missing {key!r}")
+            p.add(raw, None, f"{label}: missing {key!r}", MISSING_CODES.get(key, "missing-field"))
     kind = raw.get("kind")
     if kind and kind not in RULE_KINDS:
         p.add(raw, "kind", f"{label}: kind {kind!r} is not one of {', '.join(RULE_KINDS)}")
@@ -478,7 +487,8 @@ def _parse_pattern(item, vocab: Vocabulary, p, label) -> Pattern | None:
     type_name = item["fact"]
     ftype = vocab.types.get(type_name) if _text(type_name) else None
     if ftype is None:
-        p.add(item, "fact", f"{label}: unknown fact type {type_name!r}; known: {', '.join(sorted(vocab.types))}")
+        p.add(item, "fact", f"{label}: unknown fact type {type_name!r}; known: {', '.join(sorted(vocab.types))}",
+              "unknown-fact-type")
         return None
     tests: list[Test] = []
     for fname, spec in item.items():
@@ -486,7 +496,8 @@ def _parse_pattern(item, vocab: Vocabulary, p, label) -> Pattern | None:
             continue
         field_spec = ftype.fields.get(fname)
         if field_spec is None:
-            p.add(item, fname, f"{label}: {type_name} has no field {fname!r}; fields: {', '.join(ftype.fields)}")
+            p.add(item, fname, f"{label}: {type_name} has no field {fname!r}; fields: {', '.join(ftype.fields)}",
+                  "unknown-field")
             continue
         for test in _parse_tests(fname, spec, item, field_spec, p, label, type_name):
             tests.append(test)
@@ -505,10 +516,10 @@ def _parse_tests(fname, spec, item, field_spec, p, label, type_name):
             p.add(spec if hasattr(spec, "line_of") else item, op if hasattr(spec, "line_of") else fname,
                   f"{where}: unknown test {op!r}; tests: {', '.join(OPS)}")
             continue
-        problem = _check_operand(op, value, field_spec)
+        code, problem = _check_operand(op, value, field_spec)
         if problem:
             p.add(spec if hasattr(spec, "line_of") else item, op if hasattr(spec, "line_of") else fname,
-                  f"{where}: {problem}")
+                  f"{where}: {problem}", code)
             continue
         if op == "bind":
             tests.append(Test(fname, "bind", Var(VAR_RE.match(value).group(1))))
@@ -519,47 +530,53 @@ def _parse_tests(fname, spec, item, field_spec, p, label, type_name):
     return tests
 
 
-def _check_operand(op, value, fs) -> str:
-    """Why ``op value`` cannot apply to a field of spec ``fs`` (empty string if it can)."""
+def _check_operand(op, value, fs) -> tuple[str, str]:
+    """Why ``op value`` cannot apply to a field of spec ``fs``, as (lint code, text); ("", "") if it can."""
     def check_value(v):
         if v == UNKNOWN:
-            return ""
+            return "", ""
         if fs.type in ("choice", "set"):
-            return "" if v in fs.values else f"{v!r} is not a value of this field; allowed: {fs.allowed()}"
+            return ("", "") if v in fs.values else (
+                "unknown-value", f"{v!r} is not a value of this field; allowed: {fs.allowed()}")
         if fs.type == "int":
             ok = isinstance(v, int) and not isinstance(v, bool)
-            return "" if ok else f"{v!r} is not a whole number"
+            return ("", "") if ok else ("load", f"{v!r} is not a whole number")
         if fs.type == "bool":
-            return "" if isinstance(v, bool) else f"{v!r} is not true/false"
-        return "" if isinstance(v, str) else f"{v!r} is not text"
+            return ("", "") if isinstance(v, bool) else ("load", f"{v!r} is not true/false")
+        return ("", "") if isinstance(v, str) else ("load", f"{v!r} is not text")
+
+    def bad(text):
+        return "load", text
 
     if op == "bind":
-        return "" if isinstance(value, str) and VAR_RE.match(value) else "bind takes a variable such as ?name"
+        if isinstance(value, str) and VAR_RE.match(value):
+            return "", ""
+        return "unbound-variable", "bind takes a variable such as ?name"
     if op in ("empty", "known"):
         if not isinstance(value, bool):
-            return f"{op} takes true or false"
+            return bad(f"{op} takes true or false")
         if op == "empty" and fs.type != "set":
-            return "empty applies only to list fields"
-        return ""
+            return bad("empty applies only to list fields")
+        return "", ""
     if op in SET_OPS and fs.type != "set":
-        return f"{op} applies only to list fields; use eq or in"
+        return bad(f"{op} applies only to list fields; use eq or in")
     if op in ("in", "not_in") and fs.type == "set":
-        return f"{op} does not apply to a list field; use contains_any or contains_none"
+        return bad(f"{op} does not apply to a list field; use contains_any or contains_none")
     if op in NUMBER_OPS:
         if fs.type != "int":
-            return f"{op} applies only to numbers"
+            return bad(f"{op} applies only to numbers")
         if not isinstance(value, int) or isinstance(value, bool):
-            return f"{op} takes a whole number, not {value!r}"
+            return bad(f"{op} takes a whole number, not {value!r}")
     if op in LIST_OPS:
         if not isinstance(value, list) or not value:
-            return f"{op} takes a non-empty list of values"
+            return bad(f"{op} takes a non-empty list of values")
         for v in value:
             problem = check_value(v)
-            if problem:
+            if problem[1]:
                 return problem
-        return ""
+        return "", ""
     if op in ("eq", "ne") and fs.type == "set":
-        return "a list field is tested with contains, contains_any, contains_all, contains_none or empty"
+        return bad("a list field is tested with contains, contains_any, contains_all, contains_none or empty")
     return check_value(value)
 
 
@@ -596,7 +613,8 @@ def _parse_declare(node, then, vocab, p, label) -> list[Declaration]:
         for fname, value in values.items():
             fs = ftype.fields.get(fname)
             if fs is None:
-                p.add(entry, fname, f"{label}: {type_name} has no field {fname!r}; fields: {', '.join(ftype.fields)}")
+                p.add(entry, fname, f"{label}: {type_name} has no field {fname!r}; fields: {', '.join(ftype.fields)}",
+                      "unknown-field")
                 continue
             if isinstance(value, str) and VAR_RE.match(value):
                 fields.append((fname, Var(VAR_RE.match(value).group(1))))
@@ -604,7 +622,8 @@ def _parse_declare(node, then, vocab, p, label) -> list[Declaration]:
             if isinstance(value, list):
                 value = tuple(value)
             if not fs.accepts(value):
-                p.add(entry, fname, f"{label}: {type_name}.{fname}: {value!r} is not allowed; allowed: {fs.allowed()}")
+                p.add(entry, fname, f"{label}: {type_name}.{fname}: {value!r} is not allowed; allowed: {fs.allowed()}",
+                      "unknown-value")
                 continue
             fields.append((fname, value))
         out.append(Declaration(type_name, tuple(sorted(fields, key=lambda kv: kv[0]))))
@@ -671,7 +690,7 @@ def _parse_conflict(node, raw, sources, p, label):
         return None
     for sid in node["sources"]:
         if sid not in sources:
-            p.add(node, "sources", f"{label}: conflict cites unknown source {sid!r}")
+            p.add(node, "sources", f"{label}: conflict cites unknown source {sid!r}", "unknown-source")
     return {"topic": " ".join(str(node["topic"]).split()), "sources": list(node["sources"]),
             "resolution": " ".join(str(node["resolution"]).split())}
 
@@ -695,13 +714,15 @@ def _parse_sources_ref(node, raw, sources, p, label) -> list[dict]:
             p.add(ref, None, f"{label}: a source is {{source: id, section: heading}} (both text)")
             continue
         if sid not in sources:
-            p.add(ref, "source", f"{label}: unknown source {sid!r}; known: {', '.join(sorted(sources))}")
+            p.add(ref, "source", f"{label}: unknown source {sid!r}; known: {', '.join(sorted(sources))}",
+                  "unknown-source")
             continue
         if not section:
-            p.add(ref, None, f"{label}: source {sid} needs the section heading it comes from")
+            p.add(ref, None, f"{label}: source {sid} needs the section heading it comes from", "unknown-section")
             continue
         if sources[sid].sections and section not in sources[sid].sections:
-            p.add(ref, "section", f"{label}: {sid} has no section {section!r}; sections: {'; '.join(sources[sid].sections)}")
+            p.add(ref, "section", f"{label}: {sid} has no section {section!r}; sections: {'; '.join(sources[sid].sections)}",
+                  "unknown-section")
             continue
         out.append({"source": sid, "section": section})
     return out
@@ -720,11 +741,15 @@ def _check_variables_and_declares(rules: list[Rule], vocab: Vocabulary, problems
                     for pat in cond.body:
                         for t in pat.tests:
                             if t.op == "bind" and t.value.name not in bound:
-                                problems.append(RuleError(f"{rule.file}:{cond.line}", f"rule {rule.id}: variable ?{t.value.name} inside 'not' must be bound by an earlier pattern"))
+                                problems.append(RuleError(
+                                    Location(rule.file, cond.line),
+                                    f"rule {rule.id}: variable ?{t.value.name} inside 'not' must be bound by an earlier pattern",
+                                    code="unbound-variable", rule=rule.id))
             used = {v.name for d in rule.declare for _, v in d.fields if isinstance(v, Var)}
             used |= in_text
             for name in sorted(used - bound):
-                problems.append(RuleError(rule.location, f"rule {rule.id}: ?{name} is used in 'then' but not bound in every alternative of 'when'"))
+                problems.append(RuleError(rule.at, f"rule {rule.id}: ?{name} is used in 'then' but not bound in every alternative of 'when'",
+                                          code="unbound-variable", rule=rule.id))
 
 
 def _template_names(rule: Rule, problems: list) -> set[str]:
@@ -742,7 +767,8 @@ def _template_names(rule: Rule, problems: list) -> set[str]:
             # every name read, globals such as `cycler` included: only bound variables may appear
             names |= {n.name for n in env.parse(text).find_all(nodes.Name) if n.ctx == "load"}
         except TemplateSyntaxError as exc:
-            problems.append(RuleError(rule.location, f"rule {rule.id}: text {text[:40]!r}...: {exc.message}"))
+            problems.append(RuleError(rule.at, f"rule {rule.id}: text {text[:40]!r}...: {exc.message}",
+                                      code="load", rule=rule.id))
     return names
 
 
@@ -771,7 +797,8 @@ def _stratify(rules: list[Rule], problems: list) -> None:
                     need = max(need, strata[prod.id] + 1)
             if need > strata[rule.id]:
                 if need > limit:
-                    problems.append(RuleError(rule.location, f"rule {rule.id}: its conditions depend on their own negation through a cycle of rules (cannot be ordered)"))
+                    problems.append(RuleError(rule.at, f"rule {rule.id}: its conditions depend on their own negation through a cycle of rules (cannot be ordered)",
+                                              code="negation-cycle", rule=rule.id))
                     return
                 strata[rule.id] = need
                 changed = True

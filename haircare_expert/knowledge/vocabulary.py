@@ -133,13 +133,55 @@ class FactType:
 
 
 class Vocabulary:
-    """The fact types, fields and values the rules and the profiles may use."""
+    """The fact types, fields and values the rules and the profiles may use.
 
-    def __init__(self, types: dict[str, FactType], version: Any = 1, source: str = ""):
+    The domain words the program needs (which type is the routine, which field sets the wash
+    days...) are *roles* in ``facts/vocabulary.yaml``; code reads them through these accessors
+    and never spells the words itself:
+
+    ``routine`` (:class:`FactType`, one fact per product the client uses; its ``section`` is
+    the profile's routine list), ``habits`` (:class:`FactType`), ``washes_per_week`` and
+    ``recommend`` (``(type, field)`` pairs), ``red_flag`` and ``need`` (fact type names),
+    ``reported`` (the derived types a report lists as findings). Each is ``None`` (``()`` for
+    ``reported``) when the vocabulary file names no such role.
+    """
+
+    def __init__(self, types: dict[str, FactType], version: Any = 1, source: str = "",
+                 roles: dict[str, Any] | None = None):
         self.types = types
         self.version = version
         self.source = source
         self.sections = {t.section: t for t in types.values() if t.section}
+        self.roles = dict(roles or {})
+
+    # -- roles (the domain words; see the class docstring) ----------------------------------
+    @property
+    def routine(self) -> FactType | None:
+        return self.types.get(self.roles.get("routine", ""))
+
+    @property
+    def habits(self) -> FactType | None:
+        return self.types.get(self.roles.get("habits", ""))
+
+    @property
+    def washes_per_week(self) -> tuple[str, str] | None:
+        return self.roles.get("washes_per_week")
+
+    @property
+    def recommend(self) -> tuple[str, str] | None:
+        return self.roles.get("recommend")
+
+    @property
+    def red_flag(self) -> str | None:
+        return self.roles.get("red_flag")
+
+    @property
+    def need(self) -> str | None:
+        return self.roles.get("need")
+
+    @property
+    def reported(self) -> tuple[str, ...]:
+        return tuple(self.roles.get("reported", ()))
 
     # -- loading ---------------------------------------------------------------------------
     @classmethod
@@ -180,7 +222,7 @@ class Vocabulary:
                     name=name, fields=fields, derived=derived, describe=spec.get("describe", ""),
                     section="" if derived else spec.get("section", name),
                     many=bool(spec.get("many", False)), list_field=spec.get("list_field", ""))
-        return cls(types, data.get("version", 1), where)
+        return cls(types, data.get("version", 1), where, _roles(data.get("roles"), types, where))
 
     # -- profiles ---------------------------------------------------------------------------
     def load_profile(self, path: str | Path) -> tuple[dict, list[Fact]]:
@@ -263,6 +305,39 @@ class Vocabulary:
             if spec.required and name not in fields:
                 raise ProfileError(at, f"{path}: {name} is required")
         return fields
+
+
+#: The roles a vocabulary may name, and what each names: a fact type, a type.field, or a list of types.
+ROLES = {"routine": "type", "habits": "type", "washes_per_week": "field", "recommend": "field",
+         "red_flag": "type", "need": "type", "reported": "types"}
+
+
+def _roles(node: Any, types: dict[str, FactType], where: str) -> dict[str, Any]:
+    """The ``roles`` block, checked: every name must be a fact type (or field) defined above."""
+    if node is None:
+        return {}
+    if not isinstance(node, dict):
+        raise RuleError(where, "'roles' must be a mapping of role: fact type")
+    roles: dict[str, Any] = {}
+    for role, value in node.items():
+        at = _at(where, node, role)
+        kind = ROLES.get(role)
+        if kind is None:
+            raise RuleError(at, f"roles: unknown role {role!r}; roles: {', '.join(ROLES)}")
+        names = value if kind == "types" and isinstance(value, list) else [value]
+        for name in names:
+            type_name, _, fname = str(name).partition(".")
+            if (type_name not in types or (kind == "field") != bool(fname)
+                    or (fname and fname not in types[type_name].fields)):
+                what = "a <fact type>.<field>" if kind == "field" else "a fact type"
+                raise RuleError(at, f"roles.{role}: {name!r} is not {what} of this vocabulary")
+        if kind == "field":
+            roles[role] = tuple(str(value).split(".", 1))
+        elif kind == "types":
+            roles[role] = tuple(names)
+        else:
+            roles[role] = value
+    return roles
 
 
 def _at(where: str, mapping: Any, key: Any) -> str:

@@ -6,6 +6,7 @@ from typing import Any
 
 from haircare_expert.consult.interview.questions import PRODUCTS_KEY, QuestionBook, Slot
 from haircare_expert.consult.interview.session import Session
+from haircare_expert.knowledge.analysis import could_conclude, declared_by, producers
 from haircare_expert.knowledge.conditions import Not, Pattern, Var, match_pattern
 from haircare_expert.knowledge.rulebook import Rule, Rulebook
 from haircare_expert.knowledge.vocabulary import Vocabulary
@@ -39,12 +40,10 @@ class Planner:
     def __init__(self, rulebook: Rulebook, book: QuestionBook):
         self.rulebook = rulebook
         self.book = book
-        self.producers: dict[str, list[tuple[Rule, Any]]] = {}
-        for rule in rulebook.rules:
-            for decl in rule.declare:
-                self.producers.setdefault(decl.type, []).append((rule, decl))
+        self.producers: dict[str, list[tuple[Rule, Any]]] = producers(rulebook.rules)
         self.varies = {r.id: _varies(r) for r in rulebook.rules}
-        self.flags = {r.id: r.kind == "referral" or "red-flag" in r.concludes() for r in rulebook.rules}
+        red_flag = rulebook.vocabulary.red_flag
+        self.flags = {r.id: r.kind == "referral" or red_flag in r.concludes() for r in rulebook.rules}
         self.negates = {r.id: bool(r.negated_types()) for r in rulebook.rules}
 
     def plan(self, session: Session, consultation: Consultation) -> Plan:
@@ -144,20 +143,6 @@ def _varies(rule: Rule) -> bool:
     return any("{{" in text for text in (rule.advise, *rule.steps))
 
 
-def _compatible(pattern: Pattern, decl) -> bool:
-    """Whether a fact the declaration concludes could match the pattern."""
-    fields = dict(decl.fields)
-    for test in pattern.tests:
-        if test.field not in fields:
-            return False
-        value = fields[test.field]
-        if isinstance(value, Var) or test.op == "bind":
-            continue
-        if not test.predicate()(value):
-            return False
-    return True
-
-
 class _Walk:
     """One planning pass: what each rule still waits on, memoised, derive chains followed."""
 
@@ -171,10 +156,7 @@ class _Walk:
             self.by_type.setdefault(fact.type, []).append(fact)
             if not fact.origin.startswith("profile:"):
                 self.derived.setdefault(fact.type, []).append(fact)
-        self.declared_by: dict[str, list] = {}
-        for firing in consultation.trace:
-            for fid in firing.declared:
-                self.declared_by.setdefault(fid, []).append(firing)
+        self.declared_by = declared_by(consultation.trace)
         self.stable: dict[str, bool] = {}
         self.memo: dict[tuple, tuple[bool, frozenset]] = {}
         self.stack: set[str] = set()
@@ -248,7 +230,7 @@ class _Walk:
             return True, set()
         ok, needs = present, set()
         for producer, decl in self.p.producers.get(pattern.type, ()):
-            if not _compatible(pattern, decl):
+            if not could_conclude(decl, pattern):
                 continue
             if producer.id in self.fired and not self.p.varies[producer.id]:
                 continue

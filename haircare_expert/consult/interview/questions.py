@@ -60,6 +60,7 @@ class Question:
     whole_section: bool = False                 #: the section is a plain list (goals)
     generated_text: bool = False                #: no wording in questions.yaml (a fallback)
     unlisted: tuple[str, ...] = ()              #: vocabulary values the file does not list
+    line: int = 0                               #: where the question is written (0: a fallback)
 
     @property
     def creates_entries(self) -> bool:
@@ -233,7 +234,7 @@ def _parse_question(raw: Any, vocab: Vocabulary, where: str, order: int, client:
         section=section, kind="set" if creates_entries else spec.type, text=" ".join(raw["text"].split()),
         label=raw["label"].strip(), help=" ".join(str(raw.get("help") or "").split()),
         choices=choices, min=spec.min, max=spec.max, when=when, per_entry=per_entry, order=order,
-        unlisted=unlisted)
+        unlisted=unlisted, line=getattr(raw, "line", 0))
 
 
 def _parse_when(node, raw, vocab, type_name, per_entry, where, ask) -> tuple:
