@@ -17,6 +17,7 @@ from typing import Any
 from haircare_expert import yamlio
 from haircare_expert.audit.explain import explain
 from haircare_expert.errors import ProfileError
+from haircare_expert.knowledge import schemas
 from haircare_expert.knowledge.analysis import derivation_rules
 from haircare_expert.model import WEEKDAYS, Consultation, Fact, Firing, JsonFields
 
@@ -142,6 +143,10 @@ def check_record(data: Any, where: str) -> None:
         if (not isinstance(step, dict) or not isinstance(step.get("rule"), str)
                 or not isinstance(step.get("facts"), list) or not isinstance(step.get("declared"), list)):
             raise bad(f"trace[{i}] needs rule, facts and declared")
+    # the published schema (knowledge/schemas/advice-record.schema.json) has the last word
+    found = schemas.problems(data, schemas.ADVICE_RECORD, reading=True)
+    if found:
+        raise bad(found[0] + (f" (and {len(found) - 1} more problem(s))" if len(found) > 1 else ""))
 
 
 def record_input(record: dict, vocabulary, where: str = "record") -> tuple[dict, list[Fact]]:
