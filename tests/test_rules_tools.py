@@ -325,3 +325,38 @@ def test_rules_list_filters_by_kind_and_tag():
     assert salon["origin"] == "custom" and salon["sources"] == ["salon-handbook"]
     text = run("rules", "list", "--tag", "no-such-tag").stdout
     assert text.startswith("0 of ")
+
+
+TODO_RULE = """\
+id: curly-hair-note
+title: A note for curly hair
+kind: note
+when:
+  - {fact: hair, type: curly}
+then: {advise: Some advice.}
+because: A reason.
+sources: [{source: handbook, section: Styling}]
+examples:
+  fires: [{hair: {type: curly}}]
+  todo:
+    - a note with no case is listed only
+    - {note: wavy hair should get it too, fires: {hair: {type: wavy}}}
+    - {note: the gap is closed already, fires: {hair: {type: curly}}}
+    - {note: coily hair should not, silent: {hair: {type: coily}}}
+"""
+
+
+def test_todo_cases_run_and_say_when_they_start_passing(tmp_path):
+    (tmp_path / "sources.yaml").write_text((WRONG.parent.parent / "chain" / "sources.yaml").read_text())
+    (tmp_path / "note.yaml").write_text(TODO_RULE)
+    report = run_tests(Advisor(Rulebook.load(shipped=tmp_path)), include_examples=False)
+    assert report.ok    # a todo never fails the tests
+    assert [(g.note, g.expect, g.passes) for g in report.todo] == [
+        ("a note with no case is listed only", "", None),
+        ("wavy hair should get it too", "fires", False),
+        ("the gap is closed already", "fires", True),
+        ("coily hair should not", "silent", True)]
+    assert [g.note for g in report.now_passing] == ["the gap is closed already", "coily hair should not"]
+    result = run("rules", "test", "--rules", tmp_path, "-q")
+    assert "the gap is closed already  (NOW PASSES: move its case to 'fires')" in result.stdout
+    assert "wavy hair should get it too  (still not: its fires case fails)" in result.stdout

@@ -2,7 +2,9 @@
 
 Each rule may carry ``examples: {fires: [...], silent: [...], todo: [...]}``: a profile fragment
 in ``fires`` must make the rule fire, one in ``silent`` must not, and ``todo`` entries are known
-gaps (listed, never run). The example client profiles (``facts/examples/*.yaml``) are run too,
+gaps. A gap is a note, or a note with the case that shows it (``{note: ..., fires: PROFILE}`` or
+``{note: ..., silent: PROFILE}``): such a case is run, never fails the tests, and is reported
+when it starts passing (time to move it to ``fires``/``silent``). The example client profiles (``facts/examples/*.yaml``) are run too,
 with their expectations from a sidecar file that maps a profile file name to the rules that must
 fire and stay silent on it::
 
@@ -35,7 +37,7 @@ from haircare_expert.consult.advisor import Advisor
 from haircare_expert.engine.evaluator import why_not
 from haircare_expert.errors import HaircareError, RuleError
 from haircare_expert.knowledge.conditions import Not, Pattern, match_pattern, matches
-from haircare_expert.model import Consultation, Fact
+from haircare_expert.model import Consultation, Fact, JsonFields
 
 SIDECAR = "expected.yaml"
 EXPECT_KEYS = ("fires", "silent", "first")
@@ -66,15 +68,19 @@ class CaseResult:
 
 
 @dataclass
-class Gap:
-    """A ``todo`` example: a known gap in the knowledge, listed but not run."""
+class Gap(JsonFields):
+    """A ``todo`` example: a known gap in the knowledge.
+
+    ``expect`` is ``fires`` or ``silent`` when the gap comes with a case (``""`` for a note
+    only); ``passes`` says whether that case passes now (None: not run).
+    """
 
     rule: str
     where: str
     note: str
-
-    def to_json(self) -> dict:
-        return {"rule": self.rule, "where": self.where, "note": self.note}
+    expect: str = ""
+    passes: bool | None = None
+    profile: Any = field(default=None, repr=False, metadata={"json": False})
 
 
 @dataclass
@@ -120,6 +126,11 @@ class TestReport:
     def ok(self) -> bool:
         return not self.failed
 
+    @property
+    def now_passing(self) -> list[Gap]:
+        """The ``todo`` cases that pass now: the gap is closed, the case can become an example."""
+        return [g for g in self.todo if g.passes]
+
     def to_json(self) -> dict:
         return {"schema": "haircare-rule-tests/1", "ok": self.ok,
                 "cases": len(self.cases), "passed": len(self.cases) - len(self.failed),
@@ -155,11 +166,14 @@ def rule_cases(advisor: Advisor) -> tuple[list[_Case], list[Gap]]:
         todo = rule.examples.get("todo") or []
         for entry in todo if isinstance(todo, list) else [todo]:
             where = f"{rule.file}:{getattr(entry, 'line', 0) or rule.line}"
+            expect, profile = "", None
             if isinstance(entry, dict):
                 note = str(entry.get("note") or entry.get("why") or json.dumps(_plain(entry), sort_keys=True))
+                expect = next((k for k in ("fires", "silent") if isinstance(entry.get(k), dict)), "")
+                profile = entry.get(expect) if expect else None
             else:
                 note = str(entry)
-            gaps.append(Gap(rule.id, where, " ".join(note.split())))
+            gaps.append(Gap(rule.id, where, " ".join(note.split()), expect, profile=profile))
     return cases, gaps
 
 
@@ -242,6 +256,14 @@ def run_tests(advisor: Advisor | None = None, extra_rules: Iterable[str] = (),
     runs: dict[str, Consultation] = {}
     results = []
     consultations: list[Consultation] = []
+    for gap in gaps:
+        if gap.expect:
+            try:
+                fired = advisor.consult(gap.profile, gap.where).fired_rules()
+            except HaircareError:
+                gap.passes = False     # a todo case that cannot run yet does not pass
+                continue
+            gap.passes = (gap.rule in fired) == (gap.expect == "fires")
     for case in cases:
         result = CaseResult(case.name, case.where, case.fires, case.silent, rule=case.rule)
         results.append(result)
@@ -388,9 +410,11 @@ def render_text(report: TestReport, quiet: bool = False) -> str:
             for failure in case.failures:
                 out.append(f"       {failure}")
     if report.todo:
-        out.append(f"\nKnown gaps (todo, not run): {len(report.todo)}")
+        out.append(f"\nKnown gaps (todo): {len(report.todo)}")
         for gap in report.todo:
-            out.append(f"  {gap.where}: {gap.rule}: {gap.note}")
+            state = {None: "", False: f"  (still not: its {gap.expect} case fails)",
+                     True: f"  (NOW PASSES: move its case to '{gap.expect}')"}[gap.passes]
+            out.append(f"  {gap.where}: {gap.rule}: {gap.note}{state}")
     cov = report.coverage
     out.append(f"\nCoverage: {len(cov.fired)}/{cov.rules} rules fired by some case")
     if cov.never_fired:
@@ -406,6 +430,7 @@ def render_text(report: TestReport, quiet: bool = False) -> str:
                f"{deciding}/{cov.conditions_total}")
     for cond in cov.conditions_never_deciding:
         out.append(f"    never deciding: {cond['where']}: {cond['rule']}: {cond['condition']}")
+    closed = f" ({len(report.now_passing)} now passing)" if report.now_passing else ""
     out.append(f"\n{len(report.cases)} case(s): {len(report.cases) - len(report.failed)} passed, "
-               f"{len(report.failed)} failed; {len(report.todo)} todo")
+               f"{len(report.failed)} failed; {len(report.todo)} todo{closed}")
     return "\n".join(out) + "\n"
