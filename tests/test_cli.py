@@ -148,8 +148,10 @@ def test_an_empty_rule_id_still_gives_a_where_and_a_what():
 def test_errors_survive_a_process_boundary():
     import pickle
 
-    from haircare_expert.errors import ProfileError, RuleError, RuleErrors
+    from haircare_expert.errors import Location, ProfileError, RuleError, RuleErrors
     error = pickle.loads(pickle.dumps(ProfileError("p.yaml:3", "bad")))
     assert (type(error), error.where, error.what) == (ProfileError, "p.yaml:3", "bad")
-    many = pickle.loads(pickle.dumps(RuleErrors([RuleError("a:1", "x"), RuleError("b:2", "y")])))
+    many = pickle.loads(pickle.dumps(RuleErrors([RuleError(Location("a", 1), "x", code="yaml", rule="r"),
+                                                 RuleError("b:2", "y")])))
     assert [p.where for p in many.problems] == ["a:1", "b:2"]
+    assert (many.problems[0].location, many.code, many.rule) == (Location("a", 1), "yaml", "r")

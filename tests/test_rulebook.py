@@ -26,27 +26,38 @@ def load_error(rule_folder, text, name="r.yaml"):
     return info.value
 
 
-@pytest.mark.parametrize("change, line, words", [
-    (("type: curly", "colour: red"), 7, ["hair has no field 'colour'", "thickness"]),
-    (("fact: hair", "fact: hairdo"), 6, ["unknown fact type 'hairdo'"]),
-    (("type: curly", "type: frizzy"), 7, ["'frizzy' is not a value", "straight"]),
-    (("type: curly", "type: {contains: curly}"), 7, ["contains applies only to list fields"]),
-    (("type: curly", "type: {gt: 3}"), 7, ["gt applies only to numbers"]),
-    (("type: curly", "type: {in: []}"), 7, ["non-empty list"]),
-    (("type: curly", "type: {like: curly}"), 7, ["unknown test 'like'"]),
-    (("kind: note", "kind: hint"), 4, ["kind 'hint'"]),
-    (("because: A reason.\n", ""), 2, ["missing 'because'"]),
-    (("section: \"How to apply hair serum?\"", "section: \"Nope\""), 12, ["no section 'Nope'"]),
-    (("source: serum-vs-mask", "source: blog"), 12, ["unknown source 'blog'"]),
-    (("advise: Some advice.", "steps: [a]"), 9, ["needs then.advise"]),
-    (("then:", "than:"), 8, ["unknown key 'than'"]),
+@pytest.mark.parametrize("change, line, words, code", [
+    (("type: curly", "colour: red"), 7, ["hair has no field 'colour'", "thickness"], "unknown-field"),
+    (("fact: hair", "fact: hairdo"), 6, ["unknown fact type 'hairdo'"], "unknown-fact-type"),
+    (("type: curly", "type: frizzy"), 7, ["'frizzy' is not a value", "straight"], "unknown-value"),
+    (("type: curly", "type: {contains: curly}"), 7, ["contains applies only to list fields"], "load"),
+    (("type: curly", "type: {gt: 3}"), 7, ["gt applies only to numbers"], "load"),
+    (("type: curly", "type: {in: []}"), 7, ["non-empty list"], "load"),
+    (("type: curly", "type: {like: curly}"), 7, ["unknown test 'like'"], "load"),
+    (("kind: note", "kind: hint"), 4, ["kind 'hint'"], "load"),
+    (("because: A reason.\n", ""), 2, ["missing 'because'"], "missing-because"),
+    (("section: \"How to apply hair serum?\"", "section: \"Nope\""), 12, ["no section 'Nope'"], "unknown-section"),
+    (("source: serum-vs-mask", "source: blog"), 12, ["unknown source 'blog'"], "unknown-source"),
+    (("advise: Some advice.", "steps: [a]"), 9, ["needs then.advise"], "load"),
+    (("then:", "than:"), 8, ["unknown key 'than'"], "load"),
 ])
-def test_bad_rules_are_reported_with_file_and_line(rule_folder, change, line, words):
+def test_bad_rules_are_reported_with_file_and_line(rule_folder, change, line, words, code):
     text = GOOD.format(id="test-rule").replace(*change)
     error = load_error(rule_folder, text)
-    assert error.problems[0].where.endswith(f"r.yaml:{line}"), error.problems[0].where
+    problem = error.problems[0]
+    assert problem.where.endswith(f"r.yaml:{line}"), problem.where
+    assert problem.location.line == line and problem.location.path.endswith("r.yaml")
+    assert (problem.code, problem.rule) == (code, "test-rule")
     for word in words:
         assert word in str(error)
+
+
+def test_codes_and_rule_ids_are_data_not_read_back_from_the_words(rule_folder):
+    """A rule whose id or text happens to contain words of another problem keeps its own code."""
+    text = GOOD.format(id="variable-unknown-source").replace("then:", "than:")
+    problem = load_error(rule_folder, text).problems[0]
+    assert "rule variable-unknown-source: unknown key 'than'" in problem.what
+    assert (problem.code, problem.rule) == ("load", "variable-unknown-source")
 
 
 def test_all_problems_are_collected(rule_folder):

@@ -1,4 +1,6 @@
 """Profiles are checked against the vocabulary, and every error names file, field, value and the allowed values."""
+import re
+
 import pytest
 
 from haircare_expert.errors import NotFoundError, ProfileError
@@ -110,3 +112,30 @@ def test_a_routine_longer_than_the_vocabulary_allows_is_refused(vocab):
     assert len(vocab.profile_facts({"routine": [{"product": "shampoo"}] * cap})[1]) == cap
     with pytest.raises(ProfileError, match=f"at most {cap}"):
         vocab.profile_facts({"routine": [{"product": "shampoo"}] * (cap + 1)})
+
+
+def test_the_domain_words_are_roles_in_the_vocabulary_file(vocab):
+    """The program finds the routine, the habits, the wash count and the reported findings by
+    role, so renaming them in facts/vocabulary.yaml needs no change in Python."""
+    assert vocab.routine.many and vocab.routine.section == "routine"
+    assert vocab.habits.fields[vocab.washes_per_week[1]].type == "int"
+    assert vocab.washes_per_week[0] == vocab.habits.name
+    assert vocab.types[vocab.recommend[0]].derived and vocab.recommend[1] in vocab.types[vocab.recommend[0]].fields
+    assert vocab.red_flag in vocab.reported and vocab.need in vocab.reported
+    assert all(vocab.types[t].derived for t in vocab.reported)
+
+
+@pytest.mark.parametrize("roles, says", [
+    ({"routine": "usage"}, "roles.routine: 'usage' is not a fact type"),
+    ({"washes_per_week": "habits"}, "roles.washes_per_week: 'habits' is not a <fact type>.<field>"),
+    ({"washes_per_week": "habits.washes"}, "'habits.washes' is not a <fact type>.<field>"),
+    ({"reported": ["red-flag", "flag"]}, "roles.reported: 'flag' is not a fact type"),
+    ({"favourite": "hair"}, "unknown role 'favourite'"),
+])
+def test_a_role_naming_nothing_in_the_vocabulary_is_a_rule_error(roles, says):
+    from haircare_expert.errors import RuleError
+    data = {"input": {"habits": {"fields": {"washes_per_week": {"type": "int", "min": 0, "max": 14}}}},
+            "derived": {"red-flag": {"fields": {"reason": {"type": "choice", "values": ["x"]}}}},
+            "roles": roles}
+    with pytest.raises(RuleError, match=re.escape(says)):
+        Vocabulary.from_data(data, "v.yaml")
