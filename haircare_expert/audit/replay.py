@@ -9,7 +9,6 @@ line (from the old and the new trace). A knowledge-base CI job can fail on any c
 """
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,7 +17,7 @@ from haircare_expert import yamlio
 from haircare_expert.audit.explain import explain
 from haircare_expert.errors import ProfileError
 from haircare_expert.knowledge import schemas
-from haircare_expert.knowledge.analysis import derivation_rules
+from haircare_expert.knowledge.analysis import derivation_rules, firings_of
 from haircare_expert.model import WEEKDAYS, Consultation, Fact, Firing, JsonFields
 
 SCHEMA = "haircare-replay/1"
@@ -179,11 +178,6 @@ def record_trace(record: dict) -> list[Firing]:
                    tuple(t["declared"])) for i, t in enumerate(record["trace"])]
 
 
-def _firings_of(trace: list[Firing], rule: str, matched: Iterable[str]) -> list[Firing]:
-    """The firings of ``rule`` on facts among ``matched`` (every firing of it when none is)."""
-    matched = set(matched)
-    hits = [f for f in trace if f.rule == rule and set(f.facts) <= matched]
-    return hits or [f for f in trace if f.rule == rule]
 
 
 # -- the replay -------------------------------------------------------------------------------
@@ -208,7 +202,7 @@ def replay(record: dict, advisor, where: str = "record") -> Replay:
     old_types = {f["id"]: f["type"] for f in record["facts"]}
 
     def chain(trace: list[Firing], item: dict) -> set[str]:
-        return derivation_rules(trace, _firings_of(trace, item["rule"], item.get("matched_facts", [])))
+        return derivation_rules(trace, firings_of(trace, item["rule"], item.get("matched_facts", [])))
 
     def causes(old: dict | None, new_item: dict | None) -> list[str]:
         rules: set[str] = set()

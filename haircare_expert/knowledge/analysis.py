@@ -7,7 +7,8 @@ questions; they are answered here, once:
   a declared constant must pass the pattern's tests; a declared variable might be any value
   (:data:`ANY`), so it is never what rules a match out;
 * **which rules conclude this fact** (:func:`producers`, :func:`rules_concluding`);
-* **which firing declared this fact** (:func:`declared_by`).
+* **which firing declared this fact** (:func:`declared_by`; :func:`firings_of` an advice line,
+  :func:`derivation_rules` the whole chain behind it).
 
 :class:`Analysis` builds on them for lint: which rules can fire at all (a fixpoint over what
 the live rules can conclude), and why an alternative of ``any`` cannot hold. It only ever says
@@ -77,6 +78,14 @@ def declared_by(trace: Iterable[Firing]) -> dict[str, list[Firing]]:
         for fact_id in firing.declared:
             out.setdefault(fact_id, []).append(firing)
     return out
+
+
+def firings_of(trace: Iterable[Firing], rule: str, matched: Iterable[str]) -> list[Firing]:
+    """The firings of ``rule`` behind an advice line that matched ``matched`` facts (a line merges
+    the firings that gave the same text); every firing of the rule when none fits."""
+    trace, matched = list(trace), set(matched)
+    hits = [f for f in trace if f.rule == rule and set(f.facts) <= matched]
+    return hits or [f for f in trace if f.rule == rule]
 
 
 def derivation_rules(trace: Sequence[Firing], starts: Iterable[Firing]) -> set[str]:
