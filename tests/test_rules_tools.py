@@ -5,11 +5,20 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from conftest import EXAMPLES
 
 from haircare_expert.cli import main
 from haircare_expert.consult.advisor import Advisor
 from haircare_expert.consult.interview.questions import QuestionBook
 from haircare_expert.errors import ExitCode
+from haircare_expert.knowledge.analysis import (
+    all_patterns,
+    declared_by,
+    derivation_rules,
+    firings_of,
+    rules_concluding,
+)
+from haircare_expert.knowledge.conditions import match_pattern
 from haircare_expert.knowledge.lint import Analysis, lint, lint_rulebook, rule_info, rule_source
 from haircare_expert.knowledge.rulebook import Rulebook
 from haircare_expert.knowledge.ruletest import run_tests
@@ -360,3 +369,34 @@ def test_todo_cases_run_and_say_when_they_start_passing(tmp_path):
     result = run("rules", "test", "--rules", tmp_path, "-q")
     assert "the gap is closed already  (NOW PASSES: move its case to 'fires')" in result.stdout
     assert "wavy hair should get it too  (still not: its fires case fails)" in result.stdout
+
+
+# -- the analysis core (shared by lint, the interview planner, explain and replay) ---------------
+def test_the_rules_that_could_conclude_a_fact_never_miss_one_that_did(advisor):
+    """Explain's "rules that could conclude it" and the planner's derive chains rest on this:
+    for every pattern on a derived fact, the rule that really declared a matching fact is listed."""
+    rules = advisor.rulebook.rules
+    derived = [p for r in rules for p in all_patterns(r) if advisor.vocabulary.types[p.type].derived]
+    checked = 0
+    for path in EXAMPLES:
+        consultation = advisor.consult_file(path)
+        by = declared_by(consultation.trace)
+        for fact in consultation.facts:
+            if fact.id not in by:
+                continue
+            for pattern in derived:
+                if match_pattern(pattern, fact, {}) is not None:
+                    concluding = {r.id for r in rules_concluding(rules, pattern)}
+                    assert {f.rule for f in by[fact.id]} <= concluding, (fact, pattern)
+                    checked += 1
+    assert checked > 100
+
+
+def test_an_advice_line_s_derivation_runs_back_to_the_answers():
+    """Replay blames an edited rule for a changed line when the rule is anywhere in its chain."""
+    consultation = Advisor(Rulebook.load(shipped=CHAIN)).consult({"scalp": {"symptoms": ["flaking"]}})
+    line = next(a for a in consultation.advice if a.rule == "serum-how-to")
+    firings = firings_of(consultation.trace, line.rule, line.matched_facts)
+    assert [f.rule for f in firings] == ["serum-how-to"]
+    assert derivation_rules(consultation.trace, firings) == {
+        "serum-how-to", "serum-for-hydration", "dry-scalp-needs-hydration", "scalp-is-dry"}
