@@ -11,6 +11,7 @@ from haircare_expert import yamlio
 from haircare_expert.audit.replay import check_record
 from haircare_expert.errors import ProfileError, RuleError
 from haircare_expert.knowledge import schemas
+from haircare_expert.knowledge.rulebook import Rulebook
 from haircare_expert.knowledge.vocabulary import Vocabulary
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -89,3 +90,16 @@ def test_replay_rejects_a_record_whose_plan_breaks_the_schema(records, step, say
     assert schemas.problems({**record, "plan": record["plan"][:0]}, schemas.ADVICE_RECORD) == []
     with pytest.raises(ProfileError, match="not a usable audit record: " + says.replace("[", r"\[").replace("]", r"\]")):
         check_record(record, "record.json")
+
+
+def test_a_rule_file_can_point_an_editor_at_the_schema():
+    """The first-line pointer a YAML language server reads names the shipped schema, and the
+    loader takes the file as it is (the line is a comment)."""
+    path = FIXTURES / "custom_rules" / "serum.yaml"
+    first = path.read_text(encoding="utf-8").splitlines()[0]
+    prefix = "# yaml-language-server: $schema="
+    assert first.startswith(prefix)
+    target = (path.parent / first[len(prefix):]).resolve()
+    assert target.name == schemas.filename(schemas.RULE_FILE)
+    assert json.loads(target.read_text(encoding="utf-8")) == schemas.load(schemas.RULE_FILE)
+    assert "hair-serum-not-on-scalp" in Rulebook.load([path.parent]).by_id
