@@ -47,7 +47,8 @@ class HaircareError(Exception):
     """Base of every error the library raises on purpose.
 
     ``where`` names the place (a file, ``file:line``, a rule id) as text; ``location`` is the
-    same place as a :class:`Location` when the raiser gave one. ``what`` says what is wrong;
+    same place as a :class:`Location` (a place given as text becomes ``Location(text)``, with no
+    line: it is never split apart again). ``what`` says what is wrong;
     ``code`` (a short kebab-case kind such as ``unknown-field``) and ``rule`` (the rule id the
     problem is in) are set where they are known, so tools never parse them out of ``what``.
     """
