@@ -132,6 +132,28 @@ class FactType:
     list_field: str = ""
 
 
+class _Role:
+    """A role accessor of :class:`Vocabulary`: what the vocabulary file's ``roles`` names under the
+    accessor's own name (``kind``: a fact type, a type name, a (type, field) pair or type names)."""
+
+    def __init__(self, kind: str):
+        self.kind = kind
+
+    def __set_name__(self, owner, name: str) -> None:
+        self.name = name
+        owner.ROLES = {**getattr(owner, "ROLES", {}), name: self.kind}
+
+    def __get__(self, vocab, owner=None):
+        if vocab is None:
+            return self
+        value = vocab.roles.get(self.name)
+        if self.kind == "type":
+            return vocab.types.get(value) if value else None
+        if self.kind == "type names":
+            return tuple(value or ())
+        return value
+
+
 class Vocabulary:
     """The fact types, fields and values the rules and the profiles may use.
 
@@ -154,34 +176,15 @@ class Vocabulary:
         self.sections = {t.section: t for t in types.values() if t.section}
         self.roles = dict(roles or {})
 
-    # -- roles (the domain words; see the class docstring) ----------------------------------
-    @property
-    def routine(self) -> FactType | None:
-        return self.types.get(self.roles.get("routine", ""))
-
-    @property
-    def habits(self) -> FactType | None:
-        return self.types.get(self.roles.get("habits", ""))
-
-    @property
-    def washes_per_week(self) -> tuple[str, str] | None:
-        return self.roles.get("washes_per_week")
-
-    @property
-    def recommend(self) -> tuple[str, str] | None:
-        return self.roles.get("recommend")
-
-    @property
-    def red_flag(self) -> str | None:
-        return self.roles.get("red_flag")
-
-    @property
-    def need(self) -> str | None:
-        return self.roles.get("need")
-
-    @property
-    def reported(self) -> tuple[str, ...]:
-        return tuple(self.roles.get("reported", ()))
+    # -- roles (the domain words; see the class docstring). Each accessor reads the role named
+    # like itself, so the words live in the vocabulary file only.
+    routine = _Role("type")            #: FactType | None
+    habits = _Role("type")             #: FactType | None
+    washes_per_week = _Role("field")   #: (type, field) | None
+    recommend = _Role("field")         #: (type, field) | None
+    red_flag = _Role("type name")      #: str | None
+    need = _Role("type name")          #: str | None
+    reported = _Role("type names")     #: tuple[str, ...]
 
     # -- loading ---------------------------------------------------------------------------
     @classmethod
@@ -307,11 +310,6 @@ class Vocabulary:
         return fields
 
 
-#: The roles a vocabulary may name, and what each names: a fact type, a type.field, or a list of types.
-ROLES = {"routine": "type", "habits": "type", "washes_per_week": "field", "recommend": "field",
-         "red_flag": "type", "need": "type", "reported": "types"}
-
-
 def _roles(node: Any, types: dict[str, FactType], where: str) -> dict[str, Any]:
     """The ``roles`` block, checked: every name must be a fact type (or field) defined above."""
     if node is None:
@@ -321,10 +319,10 @@ def _roles(node: Any, types: dict[str, FactType], where: str) -> dict[str, Any]:
     roles: dict[str, Any] = {}
     for role, value in node.items():
         at = _at(where, node, role)
-        kind = ROLES.get(role)
+        kind = Vocabulary.ROLES.get(role)
         if kind is None:
-            raise RuleError(at, f"roles: unknown role {role!r}; roles: {', '.join(ROLES)}")
-        names = value if kind == "types" and isinstance(value, list) else [value]
+            raise RuleError(at, f"roles: unknown role {role!r}; roles: {', '.join(Vocabulary.ROLES)}")
+        names = value if kind == "type names" and isinstance(value, list) else [value]
         for name in names:
             type_name, _, fname = str(name).partition(".")
             if (type_name not in types or (kind == "field") != bool(fname)
@@ -333,7 +331,7 @@ def _roles(node: Any, types: dict[str, FactType], where: str) -> dict[str, Any]:
                 raise RuleError(at, f"roles.{role}: {name!r} is not {what} of this vocabulary")
         if kind == "field":
             roles[role] = tuple(str(value).split(".", 1))
-        elif kind == "types":
+        elif kind == "type names":
             roles[role] = tuple(names)
         else:
             roles[role] = value
