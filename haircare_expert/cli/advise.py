@@ -46,7 +46,7 @@ def batch(profiles, output, jobs, rules_dirs):
     refuse_same_files([("PROFILES", profiles)], [("-o", output)])
     to_stdout = is_stdout(output)
     options = dict(advisor=advisor(rules_dirs), rules_dirs=rules_dirs, jobs=jobs)
-    target = click.get_binary_stream("stdout") if to_stdout else output
+    target = sys.stdout.buffer if to_stdout else output
     if not sys.stderr.isatty():
         result = batching.run(profiles, target, **options)
     else:

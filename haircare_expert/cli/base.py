@@ -170,7 +170,7 @@ def emit(data, output, binary: bool = False) -> None:
     if output and not is_stdout(output):
         write_atomic(output, data)
     elif isinstance(data, bytes):
-        click.get_binary_stream("stdout").write(data)
+        sys.stdout.buffer.write(data)
     else:
         click.echo(data, nl=False)
 
