@@ -815,14 +815,16 @@ def _check_text(text: str, node, key: str, p, label: str) -> None:
     if "{" not in text:
         return
     from jinja2 import TemplateSyntaxError
+    text = " ".join(text.split())       # as the rule keeps it
+    where = f"{label}: text {_short(text)} in then.{key}"
     try:
         tree = _text_env().parse(text)
     except TemplateSyntaxError as exc:
-        p.add(node, key, f"{label}: then.{key} {_short(text)}: {exc.message}")
+        p.add(node, key, f"{where}: {exc.message}")
         return
     problem = _text_problem(tree)
     if problem:
-        p.add(node, key, f"{label}: then.{key} {_short(text)}: {problem}; rule text is limited to "
+        p.add(node, key, f"{where}: {problem}; rule text is limited to "
                          f"{{{{ name }}}}, the filters {', '.join(TEXT_FILTERS)} and {{% if %}}")
 
 
