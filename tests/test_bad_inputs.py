@@ -582,17 +582,40 @@ def test_a_rule_text_stops_at_the_length_cap_as_it_renders():
     from jinja2.sandbox import SandboxedEnvironment
 
     from haircare_expert.errors import EngineError
-    from haircare_expert.knowledge.rulebook import MAX_TEXT, Rule, fill_text
+    from haircare_expert.knowledge.rulebook import Rule
+    from haircare_expert.knowledge.ruletext import MAX_TEXT, fill
     rule = Rule(id="long", title="t", kind="note", when=(), because="b", sources=[], file="r.yaml", line=3)
     template = SandboxedEnvironment().from_string("{{ n }}{{ n }}")
-    assert fill_text(rule, template, {"n": "x" * 10}) == "x" * 20
+    assert fill(rule, template, {"n": "x" * 10}) == "x" * 20
     with pytest.raises(EngineError, match=f"r.yaml:3: rule long: its text is longer than {MAX_TEXT}"):
-        fill_text(rule, template, {"n": "x" * MAX_TEXT})
+        fill(rule, template, {"n": "x" * MAX_TEXT})
 
 
 def test_the_shipped_rule_texts_pass_the_load_time_check(advisor):
     """if/else, comparisons and replace are what the shipped rules use: they stay allowed."""
-    from haircare_expert.knowledge.rulebook import _text_env, _text_problem
+    from haircare_expert.knowledge import ruletext
     texts = [t for r in advisor.rulebook.rules for t in (r.advise, *r.steps) if "{" in t]
     assert any("{% if" in t for t in texts) and any("| replace(" in t for t in texts)
-    assert [t for t in texts if _text_problem(_text_env().parse(t))] == []
+    assert [t for t in texts if ruletext.problem(t)] == []
+
+
+@pytest.mark.parametrize("text, says", [
+    ("{{ t | upper | lower | title | trim }}", "more than 3 filters"),
+    ("{{ t | replace('', '-') }}", "replace takes a non-empty text"),
+    ("{{ t | default(t) }}", "takes quoted values only"),
+    ("{{ t | default('a', true) }}", "takes 1 argument"),
+    ("{{ t ~ t }}", "'~' cannot be used"),
+    ("{{ t if t == 10000000 }}", "the constant 10000000 cannot be used"),
+    ("{% set t = 'x' %}{{ t }}", "{% set %} cannot be used"),
+    ("{{ t[0] }}", "indexing"),
+    ("{{ " + "t " * 0 + "'" + "y" * 300 + "' }}", "a quoted text longer than 200 characters"),
+    ("{{ t }} " + "x" * 6000, "at most 5000 characters"),
+])
+def test_rule_text_beyond_names_filters_and_if_is_refused_at_load(rule_folder, text, says):
+    from haircare_expert.errors import RuleErrors
+    from haircare_expert.knowledge.rulebook import Rulebook
+    folder = rule_folder({"r.yaml": (CORPUS / "rules" / "template-power" / "rule.yaml").read_text()
+                          .replace("{{ 9**(9**9) }}", text.replace('"', '\\"'))})
+    with pytest.raises(RuleErrors) as caught:
+        Rulebook.load(shipped=folder)
+    assert caught.value.where.endswith("r.yaml:7") and says in caught.value.what, caught.value.what

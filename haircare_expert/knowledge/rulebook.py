@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from haircare_expert import yamlio
-from haircare_expert.errors import EngineError, HaircareError, NotFoundError, RuleError, RuleErrors
+from haircare_expert.errors import HaircareError, NotFoundError, RuleError, RuleErrors
+from haircare_expert.knowledge import ruletext
 from haircare_expert.knowledge.conditions import (
     LIST_OPS,
     NUMBER_OPS,
@@ -781,130 +782,19 @@ def _template_names(rule: Rule, problems: list) -> set[str]:
     for text in texts:
         try:
             # every name read, globals such as `cycler` included: only bound variables may appear
-            names |= {n.name for n in _text_env().parse(text).find_all(nodes.Name) if n.ctx == "load"}
+            names |= {n.name for n in ruletext.env().parse(text).find_all(nodes.Name) if n.ctx == "load"}
         except TemplateSyntaxError as exc:
             problems.append(RuleError(rule.location, f"rule {rule.id}: text {text[:40]!r}...: {exc.message}"))
     return names
 
 
-# -- rule text: variables, a few filters, if/else; nothing that computes ----------------------
-#: Filters rule text may use, with the number of (constant) arguments each takes.
-TEXT_FILTERS = {"lower": (0, 0), "upper": (0, 0), "capitalize": (0, 0), "title": (0, 0),
-                "trim": (0, 0), "replace": (2, 2), "default": (1, 1)}
-#: Limits that keep a filled-in text small: filters on one value, the length of a constant,
-#: and the length of a text once filled in (checked as it is rendered).
-MAX_FILTERS = 3
-MAX_CONSTANT = 200
-MAX_REPLACEMENT = 10
-MAX_TEXT = 10_000
-_COMPARE_OPS = {"eq", "ne", "lt", "gt", "lteq", "gteq", "in", "notin"}
-
-
-@functools.cache
-def _text_env():
-    from jinja2.sandbox import SandboxedEnvironment
-    return SandboxedEnvironment()
-
-
 def _check_text(text: str, node, key: str, p, label: str) -> None:
-    """A problem (``file:line``) unless ``text`` is plain text with ``{{ variable }}``
-    substitutions, the filters of :data:`TEXT_FILTERS` with constant arguments, comparisons
-    and ``{% if %}``/``{% else %}``. Nothing else is allowed, so rule text can neither compute
-    (``{{ 'x' * 10**9 }}``, ``{{ 9**9**9 }}``), reach Python objects (``{{ x.__class__ }}``),
-    nor read files (``{% include %}``); this is checked when the rules load."""
-    if "{" not in text:
-        return
-    from jinja2 import TemplateSyntaxError
+    """A problem (``file:line``) unless ``text`` keeps to what rule text may do (see
+    :mod:`haircare_expert.knowledge.ruletext`): checked when the rules load."""
     text = " ".join(text.split())       # as the rule keeps it
-    where = f"{label}: text {_short(text)} in then.{key}"
-    try:
-        tree = _text_env().parse(text)
-    except TemplateSyntaxError as exc:
-        p.add(node, key, f"{where}: {exc.message}")
-        return
-    problem = _text_problem(tree)
+    problem = ruletext.problem(text)
     if problem:
-        p.add(node, key, f"{where}: {problem}; rule text is limited to "
-                         f"{{{{ name }}}}, the filters {', '.join(TEXT_FILTERS)} and {{% if %}}")
-
-
-def _short(text: str) -> str:
-    return repr(text if len(text) <= 40 else text[:40] + "...")
-
-
-def _text_problem(tree) -> str:
-    """What in a parsed rule text is not allowed ('' if nothing)."""
-    from jinja2 import nodes
-    allowed = (nodes.Template, nodes.Output, nodes.TemplateData, nodes.If, nodes.CondExpr,
-               nodes.And, nodes.Or, nodes.Not, nodes.Compare, nodes.Operand, nodes.Const,
-               nodes.Name, nodes.Filter)
-    for node in tree.find_all(nodes.Node):
-        if not isinstance(node, allowed):
-            return f"{_what(node)} cannot be used"
-        if isinstance(node, nodes.Name) and node.ctx != "load":
-            return f"assigning {node.name!r} cannot be used"
-        if isinstance(node, nodes.Operand) and node.op not in _COMPARE_OPS:
-            return f"the operator {node.op!r} cannot be used"
-        if isinstance(node, nodes.Const):
-            value = node.value
-            if isinstance(value, str) and len(value) > MAX_CONSTANT:
-                return f"a quoted text longer than {MAX_CONSTANT} characters"
-            if not isinstance(value, (str, bool, type(None))) and not (
-                    isinstance(value, int) and abs(value) < 10**6):
-                return f"the constant {value!r:.20} cannot be used (text, true/false or a small whole number)"
-        if isinstance(node, nodes.Filter):
-            problem = _filter_problem(node)
-            if problem:
-                return problem
-    return ""
-
-
-def _filter_problem(node) -> str:
-    from jinja2 import nodes
-    if node.name not in TEXT_FILTERS:
-        return f"the filter {node.name!r} cannot be used"
-    least, most = TEXT_FILTERS[node.name]
-    if node.kwargs or node.dyn_args or node.dyn_kwargs or not least <= len(node.args) <= most:
-        return f"the filter {node.name!r} takes {least} argument(s)"
-    if not all(isinstance(arg, nodes.Const) for arg in node.args):
-        return f"the filter {node.name!r} takes quoted values only"
-    if node.name == "replace":
-        old, new = (arg.value for arg in node.args)
-        if not (isinstance(old, str) and old and isinstance(new, str) and len(new) <= MAX_REPLACEMENT):
-            return (f"replace takes a non-empty text and a replacement of at most "
-                    f"{MAX_REPLACEMENT} characters")
-    depth, inner = 0, node
-    while isinstance(inner, nodes.Filter):
-        depth, inner = depth + 1, inner.node
-    if depth > MAX_FILTERS:
-        return f"more than {MAX_FILTERS} filters on one value"
-    return ""
-
-
-def _what(node) -> str:
-    from jinja2 import nodes
-    words = {nodes.Getattr: "reading an attribute ('.')", nodes.Getitem: "indexing ('[...]')",
-             nodes.Call: "calling a function", nodes.Include: "{% include %}",
-             nodes.Import: "{% import %}", nodes.FromImport: "{% from ... import %}",
-             nodes.For: "{% for %}", nodes.Macro: "{% macro %}", nodes.Assign: "{% set %}",
-             nodes.Pow: "'**'", nodes.Mul: "'*'", nodes.Add: "'+'", nodes.Concat: "'~'"}
-    for cls, word in words.items():
-        if isinstance(node, cls):
-            return word
-    return f"'{type(node).__name__}'"
-
-
-def fill_text(rule: Rule, template, values: dict) -> str:
-    """Render a rule text's compiled ``template``, stopping with :class:`EngineError` once it
-    grows past :data:`MAX_TEXT` characters (the load-time limits keep honest texts far below)."""
-    pieces, size = [], 0
-    for piece in template.generate(**values):
-        size += len(piece)
-        if size > MAX_TEXT:
-            raise EngineError(rule.location, f"rule {rule.id}: its text is longer than {MAX_TEXT} "
-                                             "characters once filled in")
-        pieces.append(piece)
-    return "".join(pieces)
+        p.add(node, key, f"{label}: text {ruletext.short(text)} in then.{key}: {problem}")
 
 
 def _stratify(rules: list[Rule], problems: list) -> None:
