@@ -8,7 +8,7 @@ import pytest
 from conftest import ROOT
 
 from haircare_expert import yamlio
-from haircare_expert.audit.replay import check_record
+from haircare_expert.audit.replay import check_record, check_schema, replay
 from haircare_expert.errors import ProfileError, RuleError
 from haircare_expert.knowledge import schemas
 from haircare_expert.knowledge.rulebook import Rulebook
@@ -76,6 +76,7 @@ def test_every_example_s_audit_record_fits_the_advice_record_schema(records):
     for name, record in records.items():
         assert schemas.problems(record, schemas.ADVICE_RECORD) == [], name
         check_record(record, name)
+        check_schema(record, name)
 
 
 @pytest.mark.parametrize("step, says", [
@@ -83,13 +84,13 @@ def test_every_example_s_audit_record_fits_the_advice_record_schema(records):
     ({"start_week": 0}, "at plan[0].start_week"),
     ({"new": "yes"}, "at plan[0].new"),
 ])
-def test_replay_rejects_a_record_whose_plan_breaks_the_schema(records, step, says):
+def test_replay_rejects_a_record_whose_plan_breaks_the_schema(advisor, records, step, says):
     record = dict(next(iter(records.values())))
     record["plan"] = [{"step": 1, "item": "Scalp serum", "product": "scalp_serum", "action": "add",
                        "new": True, "start_week": 1, "rule": "recommend-scalp-serum", "why": "w", **step}]
     assert schemas.problems({**record, "plan": record["plan"][:0]}, schemas.ADVICE_RECORD) == []
     with pytest.raises(ProfileError, match="not a usable audit record: " + says.replace("[", r"\[").replace("]", r"\]")):
-        check_record(record, "record.json")
+        replay(record, advisor, "record.json")
 
 
 def test_a_rule_file_can_point_an_editor_at_the_schema():

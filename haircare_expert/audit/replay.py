@@ -153,10 +153,17 @@ def check_record(data: Any, where: str) -> None:
         for key in ("facts", "declared"):
             if not _texts(step[key]):
                 raise bad(f"trace[{i}].{key} must be a list of fact ids")
-    # the published schema (knowledge/schemas/advice-record.schema.json) has the last word
+
+
+def check_schema(data: dict, where: str) -> None:
+    """Raise :class:`ProfileError` where a record that passed :func:`check_record` (and had its
+    input re-checked by :func:`record_input`, whose messages say more) still breaks the
+    published schema (``knowledge/schemas/advice-record.schema.json``)."""
     found = schemas.problems(data, schemas.ADVICE_RECORD, reading=True)
     if found:
-        raise bad(found[0] + (f" (and {len(found) - 1} more problem(s))" if len(found) > 1 else ""))
+        more = f" (and {len(found) - 1} more problem(s))" if len(found) > 1 else ""
+        raise ProfileError(where, f"not a usable audit record: {found[0]}{more} (write one with "
+                                  "'haircare advise PROFILE --format json')")
 
 
 def _texts(value: Any) -> bool:
@@ -201,6 +208,7 @@ def replay(record: dict, advisor, where: str = "record") -> Replay:
     """Re-run ``record``'s input through ``advisor``'s rules and compare the outcomes."""
     check_record(record, where)
     client, facts = record_input(record, advisor.vocabulary, where)
+    check_schema(record, where)
     new = advisor.consult_facts(client, facts)
     new_json = new.to_json()
     old_hashes = record["knowledge_base"]["rule_hashes"]
