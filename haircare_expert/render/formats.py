@@ -6,8 +6,10 @@ printed by WeasyPrint, imported only when a PDF is asked for).
 from __future__ import annotations
 
 import json
+import logging
 import re
 import textwrap
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -173,7 +175,7 @@ def _fitted_handout(consultation: Consultation, context: dict | None, rulebook) 
 
     doc = document(0)
     if len(doc.pages) <= HANDOUT_PAGES:
-        return doc.write_pdf()
+        return _write(doc)
     low, high = 0, handout_view(consultation, rulebook)["can_defer"]
     best = document(high)
     while high - low > 1:
@@ -183,7 +185,7 @@ def _fitted_handout(consultation: Consultation, context: dict | None, rulebook) 
             high, best = middle, trial
         else:
             low = middle
-    return best.write_pdf()
+    return _write(best)
 
 
 def _template_place(exc: TemplateError, name: str) -> tuple[str, int | None]:
@@ -205,11 +207,40 @@ def _template_place(exc: TemplateError, name: str) -> tuple[str, int | None]:
 
 def _pdf(html: str) -> bytes:
     """Print the HTML report to PDF with WeasyPrint."""
-    document = _document(html)
+    return _write(_document(html))
+
+
+def _write(document) -> bytes:
+    """The PDF bytes of a laid-out document."""
     try:
-        return document.write_pdf()
+        with _weasyprint_messages():
+            return document.write_pdf()
     except (OSError, ValueError) as exc:
         raise ReportError("pdf", f"WeasyPrint could not print the report: {exc}") from None
+
+
+@contextmanager
+def _weasyprint_messages():
+    """Collect what WeasyPrint logs while it lays out a report, instead of letting it reach
+    stderr: the library prints nothing. WeasyPrint warns once per glyph that no installed font
+    has (the report's font stack covers the scripts Debian's Noto fonts cover; CJK and emoji
+    need fonts-noto-cjk and fonts-noto-color-emoji), and the warning is no error of ours. Only
+    the ``weasyprint`` logger is touched, and only for the length of the call."""
+    logger = logging.getLogger("weasyprint")
+    messages: list[logging.LogRecord] = []
+
+    class _Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            messages.append(record)
+
+    handler, propagate = _Collect(), logger.propagate
+    logger.addHandler(handler)
+    logger.propagate = False
+    try:
+        yield messages
+    finally:
+        logger.removeHandler(handler)
+        logger.propagate = propagate
 
 
 def _document(html: str):
@@ -221,7 +252,8 @@ def _document(html: str):
                           "with 'pip install weasyprint' and install the Pango system library") from None
     base = str(Path(__file__).resolve().parent)
     try:
-        return weasyprint.HTML(string=html, base_url=base).render()
+        with _weasyprint_messages():
+            return weasyprint.HTML(string=html, base_url=base).render()
     except (OSError, ValueError) as exc:
         raise ReportError("pdf", f"WeasyPrint could not print the report: {exc}") from None
 
