@@ -18,7 +18,7 @@ import re
 from typing import Any
 
 from haircare_expert.model import Consultation
-from haircare_expert.render.view import client_publisher, report_view
+from haircare_expert.render.view import NOT_GIVEN, client_publisher, report_view
 from haircare_expert.render.wording import clean, join_words
 
 #: What each plan action asks of the client, as the plan's first word.
@@ -187,8 +187,8 @@ def handout_view(c: Consultation, rulebook=None, defer: int = 0) -> dict[str, An
     for s in steps:
         if s.get("later"):
             later.append(s["item"] + (f" (from week {s['start_week']})" if s["start_week"] > 1 else ""))
-    client = view["client"]
-    consultant = client["consultant"] if client["consultant"] != "(not given)" else ""
+    client = {k: ("" if v == NOT_GIVEN else v) for k, v in view["client"].items()}
+    consultant = client["consultant"]
     next_visit = clean(c.client.get("next_visit") or "") if isinstance(c.client, dict) else ""
     return {
         "client": {"name": client["name"], "date": client["date"]},
