@@ -228,9 +228,17 @@ def build(rulebook: Rulebook, facts: list[Fact], trace: list[Firing],
     stopped = {s.product for s in steps.values() if s.action in ("stop", "pause")}
     held: set[str] = set()
     for product, step in list(adds.items()):
-        # a practice is in use when her habit already has it every day (scalp massage)
-        in_use = (client.habits.get(product) == "daily" if product in practices
-                  else product in client.used)
+        # a practice is in use when her habit already has it every day (scalp massage); done
+        # less often, it is a change of habit, not something new
+        habit = client.habits.get(product) if product in practices else None
+        in_use = habit == "daily" if product in practices else product in client.used
+        if habit in ("weekly",):
+            del adds[product]
+            line = words["more_practice"].format(product=label(product), how_often=how_often(product),
+                                                 habit=vocab.label(product, habit))
+            steps[("change", product, step.rule.id)] = _Step("change", product, step.rule,
+                                                             line[:1].upper() + line[1:], step.why)
+            continue
         if in_use:
             del adds[product]
             if product not in kept and product not in stopped:
