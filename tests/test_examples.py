@@ -52,7 +52,7 @@ def test_the_week_of_a_scalp_client_follows_the_knowledge(advisor):
     assert len(_days(c, "Scalp serum")) == 3                       # 2-3 times a week
     assert len(_days(c, "Scalp massage (a few minutes)")) == 7     # daily
     assert len(_days(c, "Scalp scrub (before shampoo)")) == 1
-    assert len(_days(c, "Hair mask (instead of conditioner)")) == 2
+    assert _days(c, "Hair mask (instead of conditioner)") == []     # no oil-rich mask on an oily scalp
     order = c.wash_day_order
     assert order.index(next(s for s in order if s.startswith("Scalp scrub"))) == 0
     assert order.index(next(s for s in order if s.startswith("Shampoo"))) < \
