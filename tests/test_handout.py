@@ -133,7 +133,7 @@ def test_the_plan_comes_after_referrals_with_how_to_week_and_why(dry, fmt):
     assert -1 not in marks, [x for x, m in zip(order, marks) if m == -1]
     assert marks == sorted(marks)
     step4 = text[text.index("Add a hair mask on wash days"):]
-    assert re.match(r"Add a hair mask on wash days\W+(\(\s*)?Week 3", step4), step4[:80]
+    assert re.match(r"Add a hair mask on wash days\W+(\(\s*)?From week 3", step4), step4[:80]
     assert "Shampoo, then rinse the shampoo out." in step4  # the mask's how-to comes with it
 
 
@@ -201,7 +201,7 @@ def test_an_unknown_wash_count_marks_no_wash_day_and_says_so(advisor):
                                     "hair": {"concerns": ["dryness"]}, "scalp": {"symptoms": []}})
     view = handout_view(consultation)
     assert not any(d["wash"] for d in view["week"]["days"])
-    assert "did not tell us how often you wash" in plain(render(consultation, "txt"))
+    assert re.search(r"did not (tell us|say) how often you wash", plain(render(consultation, "txt")))
 
 
 # -- since the last visit ----------------------------------------------------------------------

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from haircare_expert.consult.schedule import DEFAULT_WASHES, wash_days
+from haircare_expert.consult.schedule import calendar_notes, wash_days
 from haircare_expert.knowledge.conditions import Pattern, Var
 from haircare_expert.model import UNKNOWN, WEEKDAYS, Advice, Consultation, Fact, Firing
 from haircare_expert.render.wording import (  # noqa: F401  (re-exported: the old home of these names)
@@ -348,6 +348,7 @@ def report_view(c: Consultation, rulebook=None) -> dict:
     # -- week -------------------------------------------------------------------------------
     habits = next((f for f in c.facts if f.type == "habits"), None)
     washes = habits.fields.get("washes_per_week") if habits else None
+    heat = habits.fields.get("heat_styling_per_week") if habits else None
     known = isinstance(washes, int) and not isinstance(washes, bool)
     wash = set(wash_days(washes))
     week = [{"key": d, "name": DAY_NAMES[d], "short": DAY_NAMES[d][:3],
@@ -357,7 +358,10 @@ def report_view(c: Consultation, rulebook=None) -> dict:
     if known:
         wash_note = f"Wash days are spread over the week for {washes} wash{'es' if washes != 1 else ''} a week."
     else:
-        wash_note = f"You did not say how often you wash; the plan assumes {DEFAULT_WASHES} wash days."
+        wash_note = "You did not say how often you wash, so no wash days are marked."
+    # What the week could not place (its days depend on a count the client did not give).
+    entries = [entry for firing in c.trace for entry in getattr(rules.get(firing.rule), "schedule", ())]
+    week_notes = calendar_notes(entries, washes, heat)
 
     # -- knowledge base ---------------------------------------------------------------------
     kb = dict(c.knowledge_base)
@@ -399,6 +403,10 @@ def report_view(c: Consultation, rulebook=None) -> dict:
         "has_schedule": has_schedule,
         "wash_note": wash_note,
         "wash_known": known,
+        "week_notes": week_notes,
+        "plan": [{"step": p.step, "action": clean(p.action), "item": clean(p.item),
+                  "start_week": p.start_week, "new": p.new, "rule": clean(p.rule), "why": clean(p.why)}
+                 for p in sorted(c.plan, key=lambda p: p.step)],
         "wash_day_order": list(c.wash_day_order),
         "conflicts": conflicts,
         "cited_sources": sources.listing(),
