@@ -20,6 +20,7 @@ from haircare_expert.render.wording import (  # noqa: F401  (re-exported: the ol
     field_label,
     field_value,
     join_words,
+    label,
     origin_words,
     words,
 )
@@ -63,7 +64,17 @@ def _short_label(fact_type: str, name: str) -> str:
     return label[len(prefix):] if label.startswith(prefix) else label
 
 
-def _told(facts: list[Fact]) -> list[dict]:
+def _in_words(vocabulary, fact_type: str, name: str, value: Any) -> str:
+    """A client's value in the vocabulary's words (``mid_lengths`` -> ``mid-lengths``), with its
+    unit where it is a count; without a vocabulary, :func:`field_value`."""
+    if vocabulary is None or (isinstance(value, int) and not isinstance(value, bool)) or value == UNKNOWN:
+        return field_value(name, value)
+    if isinstance(value, (tuple, list)) and not value:
+        return "none"
+    return label(f"{fact_type}.{name}", value, vocabulary)
+
+
+def _told(facts: list[Fact], vocabulary=None) -> list[dict]:
     """What the client told us, one short line per profile section."""
     rows: list[dict] = []
     routine: list[str] = []
@@ -72,15 +83,16 @@ def _told(facts: list[Fact]) -> list[dict]:
             continue
         fields = {k: v for k, v in fact.fields.items() if k != "entry"}
         if fact.type == "uses":
-            extra = [f"{field_label('uses', k)}: {field_value(k, v)}" for k, v in fields.items()
+            extra = [f"{field_label('uses', k)}: {_in_words(vocabulary, 'uses', k, v)}" for k, v in fields.items()
                      if k in ("applied_to", "per_week", "reactions") and v not in ((), None)]
-            product = words(fields.get("product", "product"))
+            product = _in_words(vocabulary, "uses", "product", fields.get("product", "product"))
             routine.append(product + (f" ({'; '.join(extra)})" if extra else ""))
             continue
         if fact.type == "goals":
-            value = words(fields.get("wanted", ()))
+            value = _in_words(vocabulary, "goals", "wanted", fields.get("wanted", ()))
         else:
-            value = "; ".join(f"{_short_label(fact.type, k)}: {field_value(k, v)}" for k, v in fields.items())
+            value = "; ".join(f"{_short_label(fact.type, k)}: {_in_words(vocabulary, fact.type, k, v)}"
+                              for k, v in fields.items())
         if value:
             rows.append({"label": fact.type.replace("-", " ").capitalize(), "value": value})
     if routine:
@@ -245,6 +257,7 @@ def report_view(c: Consultation, rulebook=None) -> dict:
     """
     rulebook = rulebook if rulebook is not None else c.rulebook
     rules = getattr(rulebook, "by_id", {}) or {}
+    vocabulary = getattr(rulebook, "vocabulary", None)
     sources = _Sources(rulebook)
     facts = {f.id: f for f in c.facts}
     by_key = {f.key(): f.id for f in c.facts}
@@ -319,7 +332,7 @@ def report_view(c: Consultation, rulebook=None) -> dict:
     for fact in c.facts:
         if fact.type in FINDING_TYPES:
             value = next(iter(fact.fields.values()), "")
-            findings.setdefault(fact.type, []).append(words(value))
+            findings.setdefault(fact.type, []).append(label(fact.type, value, vocabulary))
     summary = []
     if findings.get("red-flag"):
         summary.append("Signs that need a doctor: " + ", ".join(findings["red-flag"]) + ".")
@@ -388,7 +401,7 @@ def report_view(c: Consultation, rulebook=None) -> dict:
     return {
         "c": c,
         "client": client,
-        "told": _told(c.facts),
+        "told": _told(c.facts, vocabulary),
         "kb": {"version": kb.get("version", ""), "fingerprint": fingerprint,
                "short_fingerprint": fingerprint[:19], "rules": kb.get("rules", 0),
                "custom": bool(custom), "custom_lines": custom_lines},
