@@ -97,7 +97,7 @@ def test_referrals_come_first_and_are_labelled_in_words(referral, fmt):
     other = next(a for a in referral.advice if a.kind != "referral")
     label = position(text, "See a doctor")
     assert position(text, "What we found") < label < position(text, refer.title) < position(text, other.title)
-    assert "Signs that need a doctor: patchy loss" in text
+    assert "Signs that need a doctor: patchy or sudden hair loss" in text  # in the vocabulary's words
 
 
 def test_html_sets_referrals_and_warnings_apart_with_a_border_and_label(dry):
