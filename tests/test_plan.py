@@ -226,3 +226,21 @@ def test_the_plan_is_deterministic(advisor):
     """The same input gives byte-identical JSON, plan included."""
     path = next(p for p in EXAMPLES if p.name == "serum-misuse.yaml")
     assert json.dumps(advisor.consult_file(path).to_json()) == json.dumps(advisor.consult_file(path).to_json())
+
+
+def test_the_interview_asks_how_often_she_washes_when_the_calendar_depends_on_it(advisor):
+    """Issue #12 item 3: a product placed on wash days makes the wash question worth asking,
+    even when no rule's condition tests the wash count; without one it is not asked."""
+    from haircare_expert.consult.interview import Interview, Session
+
+    def waiting(answers):
+        interview = Interview(advisor, Session(dict(answers)))
+        return interview.plan().waiting.get("habits.washes_per_week"), interview
+
+    base = {"scalp.symptoms": (), "routine": ("shampoo",), "routine[0].reactions": (),
+            "hair.concerns": (), "habits.scalp_massage": "daily", "habits.heat_styling_per_week": 0}
+    rules, interview = waiting({**base, "goals": ("shine",)})
+    assert rules and "hair-serum-how-to" in rules
+    assert "habits.washes_per_week" in [s.key for s in interview.plan().pending]
+    rules, _ = waiting({**base, "goals": ()})
+    assert not rules
