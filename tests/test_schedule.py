@@ -41,7 +41,7 @@ def test_an_unknown_wash_count_puts_nothing_on_guessed_wash_days():
 def test_heat_items_go_on_exactly_as_many_days_as_the_client_styles_with_heat():
     """Issue #12 item 3: a heat protectant for two heat days a week is on two days, not seven."""
     heat = ScheduleEntry("Heat protectant", (7, 7), "heat", 75)
-    for count in range(0, 8):
+    for count in range(8):
         week = plan([heat, entry("Serum", [2, 3])], 3, count)
         assert len(days_of(week, "Heat protectant")) == count
     # heat days fall on wash days first (a blow-dry follows a wash)
