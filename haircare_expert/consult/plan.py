@@ -178,10 +178,10 @@ def build(rulebook: Rulebook, facts: list[Fact], trace: list[Firing],
         e = entries[0]
         freq = words["frequency"]
         if e.days in ("daily", "heat"):
-            return "," + freq[e.days]
+            return freq[e.days]
         low, high = e.per_week
         if e.days == "wash" and high >= 7:
-            return "," + freq["every_wash"]
+            return freq["every_wash"]
         count = "once a week" if (low, high) == (1, 1) else (
             f"{low} times a week" if low == high else f"{low} to {high} times a week")
         return f", {count}{freq.get(e.days, '')}"
@@ -283,7 +283,7 @@ def build(rulebook: Rulebook, facts: list[Fact], trace: list[Firing],
         step.item = _item("add", step.product, step.rule, words, label, how_often, practices,
                           kind=policy["kinds"].get(step.rule.id))
         if week > 1:
-            before = [label(p) for w in sorted(per_week) if w < week for p in per_week[w]]
+            before = ["the " + label(p) for w in sorted(per_week) if w < week for p in per_week[w]]
             template = words["later_reactive"] if reactive and step.product in leave_on else words["later"]
             step.why = f"{step.why} {' '.join(template.format(week=week, before=_join(before)).split())}"
 
@@ -349,6 +349,9 @@ def _step_product(rule: Rule, firing: Firing, client: _Client, vocab) -> str | N
     bound = firing.bindings.get("product")
     if isinstance(bound, str) and bound in vocab.types["uses"].fields["product"].values:
         return bound
+    tagged = next((t.split(":", 1)[1] for t in rule.tags if t.startswith("product:")), None)
+    if tagged:
+        return tagged
     for fid in firing.facts:
         fact = client.facts.get(fid)
         if fact is not None and fact.type == "uses":
