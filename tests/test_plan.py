@@ -244,3 +244,27 @@ def test_the_interview_asks_how_often_she_washes_when_the_calendar_depends_on_it
     assert "habits.washes_per_week" in [s.key for s in interview.plan().pending]
     rules, _ = waiting({**base, "goals": ()})
     assert not rules
+
+
+def test_every_product_with_a_frequency_is_in_the_week_or_in_the_plan(results):
+    """Issue #12 item 3: a product a fired rule schedules appears in the plan (with its start
+    week) unless the plan holds it back, pauses or stops it; in week 1 it is on the calendar
+    whenever the counts it depends on are known."""
+    for name, c in results.items():
+        staged = plan_stage.build(SHIPPED, c.facts, c.trace)
+        planned = {s.product for s in c.plan} | {rule_product(SHIPPED.by_id[s.rule]) for s in c.plan}
+        habits = next((f.fields for f in c.facts if f.type == "habits"), {})
+        week = {i for items in c.schedule.values() for i in items}
+        for rule_id in c.fired_rules():
+            rule = SHIPPED.by_id[rule_id]
+            product = rule_product(rule)
+            if not rule.schedule or product in staged.held:
+                continue
+            assert product in planned, (name, rule_id, product)
+            if staged.starts.get(product, 1) > 1:
+                continue
+            for entry in rule.schedule:
+                count = {"heat": "heat_styling_per_week"}.get(entry.days, "washes_per_week")
+                value = habits.get(count)
+                if entry.days == "daily" or (isinstance(value, int) and value > 0):
+                    assert entry.item in week or entry.replaces, (name, rule_id, entry.item)

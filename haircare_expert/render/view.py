@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from haircare_expert.consult.schedule import DEFAULT_WASHES, wash_days
+from haircare_expert.consult.schedule import wash_days
 from haircare_expert.knowledge.conditions import Pattern, Var
 from haircare_expert.model import UNKNOWN, WEEKDAYS, Advice, Consultation, Fact, Firing
 
@@ -435,7 +435,10 @@ def report_view(c: Consultation, rulebook=None) -> dict:
     if known:
         wash_note = f"Wash days are spread over the week for {washes} wash{'es' if washes != 1 else ''} a week."
     else:
-        wash_note = f"You did not say how often you wash; the plan assumes {DEFAULT_WASHES} wash days."
+        # the calendar no longer assumes wash days (consult/schedule.py): say what it left out
+        wash_note = ("You did not say how often you wash, so the week shows only what does not "
+                     "depend on washing; use the wash-day products on your wash days, as often as "
+                     "your plan says.")
 
     # -- knowledge base ---------------------------------------------------------------------
     kb = dict(c.knowledge_base)
