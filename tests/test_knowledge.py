@@ -511,3 +511,23 @@ def test_every_vocabulary_value_has_a_client_label():
     for rule in SHIPPED.rules:
         for text in (rule.advise, *rule.steps):
             assert "replace('_'" not in text, f"{rule.id}: raw value shown; use | label(field)"
+
+
+def test_a_rule_testing_a_number_matches_that_number_not_a_boolean(rule_folder):
+    """A rule written `per_week: 1` fires for a client who uses the product once a week (the
+    predicate cache once handed it the one built for `True`, which never matched)."""
+    from haircare_expert.consult.advisor import Advisor
+    folder = rule_folder({"once.yaml": """
+        id: once-a-week
+        title: Once a week
+        kind: note
+        when: [{fact: uses, product: hair_mask, rinsed_out: true}, {fact: uses, product: hair_mask, per_week: 1}]
+        then: {advise: Once a week.}
+        because: A test rule.
+        sources: [{own: true, note: test rule}]
+    """})
+    adv = Advisor(Rulebook.load(shipped=folder))
+    assert "once-a-week" in adv.consult({"routine": [{"product": "hair_mask", "per_week": 1,
+                                                      "rinsed_out": True}]}).fired_rules()
+    assert "once-a-week" not in adv.consult({"routine": [{"product": "hair_mask", "per_week": 2,
+                                                          "rinsed_out": True}]}).fired_rules()
