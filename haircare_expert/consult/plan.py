@@ -19,7 +19,7 @@ from typing import Any
 
 from haircare_expert import yamlio
 from haircare_expert.errors import RuleError
-from haircare_expert.knowledge.rulebook import Rule, Rulebook, ScheduleEntry, WashStep
+from haircare_expert.knowledge.rulebook import Rule, Rulebook, ScheduleEntry
 from haircare_expert.model import ADVICE_KINDS, UNKNOWN, Fact, Firing, PlanStep
 
 ACTION_TAGS = ("stop", "pause", "change", "keep")
@@ -346,8 +346,10 @@ def build(rulebook: Rulebook, facts: list[Fact], trace: list[Firing],
 
 
 def _step_product(rule: Rule, firing: Firing, client: _Client, vocab) -> str | None:
+    uses = vocab.types.get("uses")
+    products = uses.fields["product"].values if uses and "product" in uses.fields else ()
     bound = firing.bindings.get("product")
-    if isinstance(bound, str) and bound in vocab.types["uses"].fields["product"].values:
+    if isinstance(bound, str) and bound in products:
         return bound
     tagged = next((t.split(":", 1)[1] for t in rule.tags if t.startswith("product:")), None)
     if tagged:
@@ -393,4 +395,4 @@ def wash_day_order(steps: dict[str, int]) -> list[str]:
 
 
 __all__ = ["Policy", "PlanResult", "build", "load_policy", "rule_product", "rule_action",
-           "wash_day_order", "WashStep"]
+           "wash_day_order"]
