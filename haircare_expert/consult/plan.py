@@ -303,14 +303,17 @@ def build(rulebook: Rulebook, facts: list[Fact], trace: list[Firing],
     order = {a: i for i, a in enumerate(policy["action_order"])}
     fixed = sorted((s for s in steps.values()), key=lambda s: (order[s.action], -s.rule.salience, s.rule.id,
                                                               s.product or ""))
+    # a patch-test step cites the patch-test rule when it fired, else the product's own rule
+    # (a tea tree treatment carries its own patch test)
+    fired = {f.rule for f in trace}
     patch_rule = rulebook.by_id.get(policy["patch_test_rule"])
     out: list[_Step] = list(fixed)
     for step in sorted(ordered_adds, key=lambda s: (s.start_week, s.rank)):
         if step.product in held:
             continue
-        if patch_rule is not None and step.product not in practices and (
-                reactive or step.product in policy["patch_test_always"]):
-            out.append(_Step("add", step.product, patch_rule,
+        if step.product not in practices and (reactive or step.product in policy["patch_test_always"]):
+            cite = patch_rule if patch_rule is not None and patch_rule.id in fired else step.rule
+            out.append(_Step("add", step.product, cite,
                              words["patch_test"].format(product=label(step.product)),
                              " ".join(words["patch_test_why"].split()), new=False,
                              start_week=step.start_week))
