@@ -112,3 +112,15 @@ def test_an_entry_can_stand_in_for_another_item():
     later = ScheduleEntry("Serum (from week 3)", (2, 3), "wash", 60, replaces="Serum")
     week = plan([entry("Serum", [2, 3], order=60), later], 3)
     assert days_of(week, "Serum") == [] and len(days_of(week, "Serum (from week 3)")) == 3
+
+
+def test_heat_days_are_spread_and_never_more_than_the_advice_allows(advisor):
+    """Heat days spread round the week; a client told to cut heat to twice a week gets two."""
+    for washes in (0, 1, 2, 3):
+        for count in range(2, 5):
+            days = [["mon", "tue", "wed", "thu", "fri", "sat", "sun"][d] for d in heat_days(count, washes)]
+            assert len(days) == count and min(gaps(days)) >= 7 // count - 1
+    c = advisor.consult({"hair": {"concerns": ["breakage"]},
+                         "habits": {"heat_styling_per_week": 6, "washes_per_week": 2}})
+    assert "cut-heat-on-damaged-hair" in c.fired_rules()
+    assert len(days_of(c.schedule, "Heat protectant before heat styling")) == 2

@@ -80,6 +80,8 @@ class PlanResult:
     starts: dict[str, int] = field(default_factory=dict)
     #: products the plan holds back entirely (one per need, red flag, unanswered questions)
     held: set[str] = field(default_factory=set)
+    #: heat days a week for the calendar: hers, or fewer when the advice cuts heat styling
+    heat_days: Any = None
 
 
 @dataclass
@@ -345,7 +347,11 @@ def build(rulebook: Rulebook, facts: list[Fact], trace: list[Firing],
     for text, (order_, weeks) in wash.items():
         first = 1 if text in policy["basic_wash_steps"] else min(weeks)
         wash_steps[text if first == 1 else f"{text} (from week {first})"] = order_
-    return PlanResult(plan, week_entries, wash_steps, starts, held)
+    heat = client.habits.get("heat_styling_per_week")
+    caps = [n for rid, n in (policy.data.get("heat_caps") or {}).items() if rid in fired]
+    if caps and isinstance(heat, int) and not isinstance(heat, bool):
+        heat = min([heat, *caps])
+    return PlanResult(plan, week_entries, wash_steps, starts, held, heat)
 
 
 def _step_product(rule: Rule, firing: Firing, client: _Client, vocab) -> str | None:
