@@ -126,7 +126,7 @@ def assemble(rulebook: Rulebook, client: dict, facts: list[Fact], trace: list[Fi
                 "date": client.get("date", "")},
         knowledge_base=rulebook.summary(),
         advice=ordered,
-        schedule=_week(staged.week_entries, washes, heat),
+        schedule=_week(staged.week_entries, washes, staged.heat_days if staged.heat_days is not None else heat),
         wash_day_order=plan_stage.wash_day_order(staged.wash_steps),
         plan=staged.steps,
         conflicts=sorted(conflicts.values(), key=lambda c: c.topic),

@@ -19,7 +19,7 @@ from typing import Any
 
 from haircare_expert import yamlio
 from haircare_expert.errors import RuleError
-from haircare_expert.knowledge.rulebook import Rule, Rulebook, ScheduleEntry, WashStep
+from haircare_expert.knowledge.rulebook import Rule, Rulebook, ScheduleEntry
 from haircare_expert.model import ADVICE_KINDS, UNKNOWN, Fact, Firing, PlanStep
 
 ACTION_TAGS = ("stop", "pause", "change", "keep")
@@ -80,6 +80,8 @@ class PlanResult:
     starts: dict[str, int] = field(default_factory=dict)
     #: products the plan holds back entirely (one per need, red flag, unanswered questions)
     held: set[str] = field(default_factory=set)
+    #: heat days a week for the calendar: hers, or fewer when the advice cuts heat styling
+    heat_days: Any = None
 
 
 @dataclass
@@ -178,10 +180,10 @@ def build(rulebook: Rulebook, facts: list[Fact], trace: list[Firing],
         e = entries[0]
         freq = words["frequency"]
         if e.days in ("daily", "heat"):
-            return "," + freq[e.days]
+            return freq[e.days]
         low, high = e.per_week
         if e.days == "wash" and high >= 7:
-            return "," + freq["every_wash"]
+            return freq["every_wash"]
         count = "once a week" if (low, high) == (1, 1) else (
             f"{low} times a week" if low == high else f"{low} to {high} times a week")
         return f", {count}{freq.get(e.days, '')}"
@@ -283,7 +285,7 @@ def build(rulebook: Rulebook, facts: list[Fact], trace: list[Firing],
         step.item = _item("add", step.product, step.rule, words, label, how_often, practices,
                           kind=policy["kinds"].get(step.rule.id))
         if week > 1:
-            before = [label(p) for w in sorted(per_week) if w < week for p in per_week[w]]
+            before = ["the " + label(p) for w in sorted(per_week) if w < week for p in per_week[w]]
             template = words["later_reactive"] if reactive and step.product in leave_on else words["later"]
             step.why = f"{step.why} {' '.join(template.format(week=week, before=_join(before)).split())}"
 
@@ -303,14 +305,17 @@ def build(rulebook: Rulebook, facts: list[Fact], trace: list[Firing],
     order = {a: i for i, a in enumerate(policy["action_order"])}
     fixed = sorted((s for s in steps.values()), key=lambda s: (order[s.action], -s.rule.salience, s.rule.id,
                                                               s.product or ""))
+    # a patch-test step cites the patch-test rule when it fired, else the product's own rule
+    # (a tea tree treatment carries its own patch test)
+    fired = {f.rule for f in trace}
     patch_rule = rulebook.by_id.get(policy["patch_test_rule"])
     out: list[_Step] = list(fixed)
     for step in sorted(ordered_adds, key=lambda s: (s.start_week, s.rank)):
         if step.product in held:
             continue
-        if patch_rule is not None and step.product not in practices and (
-                reactive or step.product in policy["patch_test_always"]):
-            out.append(_Step("add", step.product, patch_rule,
+        if step.product not in practices and (reactive or step.product in policy["patch_test_always"]):
+            cite = patch_rule if patch_rule is not None and patch_rule.id in fired else step.rule
+            out.append(_Step("add", step.product, cite,
                              words["patch_test"].format(product=label(step.product)),
                              " ".join(words["patch_test_why"].split()), new=False,
                              start_week=step.start_week))
@@ -342,13 +347,22 @@ def build(rulebook: Rulebook, facts: list[Fact], trace: list[Firing],
     for text, (order_, weeks) in wash.items():
         first = 1 if text in policy["basic_wash_steps"] else min(weeks)
         wash_steps[text if first == 1 else f"{text} (from week {first})"] = order_
-    return PlanResult(plan, week_entries, wash_steps, starts, held)
+    heat = client.habits.get("heat_styling_per_week")
+    caps = [n for rid, n in (policy.data.get("heat_caps") or {}).items() if rid in fired]
+    if caps and isinstance(heat, int) and not isinstance(heat, bool):
+        heat = min([heat, *caps])
+    return PlanResult(plan, week_entries, wash_steps, starts, held, heat)
 
 
 def _step_product(rule: Rule, firing: Firing, client: _Client, vocab) -> str | None:
+    uses = vocab.types.get("uses")
+    products = uses.fields["product"].values if uses and "product" in uses.fields else ()
     bound = firing.bindings.get("product")
-    if isinstance(bound, str) and bound in vocab.types["uses"].fields["product"].values:
+    if isinstance(bound, str) and bound in products:
         return bound
+    tagged = next((t.split(":", 1)[1] for t in rule.tags if t.startswith("product:")), None)
+    if tagged:
+        return tagged
     for fid in firing.facts:
         fact = client.facts.get(fid)
         if fact is not None and fact.type == "uses":
@@ -390,4 +404,4 @@ def wash_day_order(steps: dict[str, int]) -> list[str]:
 
 
 __all__ = ["Policy", "PlanResult", "build", "load_policy", "rule_product", "rule_action",
-           "wash_day_order", "WashStep"]
+           "wash_day_order"]

@@ -50,7 +50,9 @@ def heat_days(heat_per_week, washes_per_week=None) -> list[int]:
     if count <= len(wash):
         return pick(wash, count, [0] * 7)
     rest = [d for d in range(7) if d not in wash]
-    return sorted(wash + pick(rest, count - len(wash), [0] * 7))
+    extra = min(combinations(rest, count - len(wash)),
+                key=lambda days: (-_min_gap(wash + list(days)), _tight(wash + list(days)), days))
+    return sorted(wash + list(extra))
 
 
 def unplaced(entries: Iterable[ScheduleEntry], washes_per_week, heat_per_week=None) -> list[ScheduleEntry]:
@@ -104,6 +106,15 @@ def _min_gap(chosen: Sequence[int]) -> int:
     gaps = [b - a for a, b in zip(ordered, ordered[1:])]
     gaps.append(ordered[0] + 7 - ordered[-1])
     return min(gaps)
+
+
+def _tight(chosen: Sequence[int]) -> int:
+    """How many neighbouring chosen days are only the smallest gap apart (fewer is better)."""
+    if len(chosen) < 2:
+        return 0
+    ordered = sorted(chosen)
+    gaps = [b - a for a, b in zip(ordered, ordered[1:])] + [ordered[0] + 7 - ordered[-1]]
+    return gaps.count(min(gaps))
 
 
 def pick(pool: Sequence[int], count: int, load: Sequence[int]) -> list[int]:

@@ -292,6 +292,11 @@ class Vocabulary:
             for index, entry in enumerate(value):
                 entry_at = f"{where}:{entry.line}" if hasattr(entry, "line") else at
                 fields = self._fields(ftype, entry, entry_at, where, f"{section}[{index}]")
+                if fields.get("per_week") == 0:
+                    # "0 times a week": she owns it but does not use it, so it is not part of
+                    # her routine (never "keep using it", never corrected); the entry still
+                    # counts for the numbering of the others
+                    continue
                 fields["entry"] = index
                 facts.append(Fact(ftype.name, fields, f"profile:{section}[{index}]"))
             return facts
