@@ -104,3 +104,19 @@ def test_a_rule_file_can_point_an_editor_at_the_schema():
     assert target.name == schemas.filename(schemas.RULE_FILE)
     assert json.loads(target.read_text(encoding="utf-8")) == schemas.load(schemas.RULE_FILE)
     assert "hair-serum-not-on-scalp" in Rulebook.load([path.parent]).by_id
+
+
+def test_the_schemas_list_the_same_words_as_the_program():
+    """A kind, a schedule day, a test or a plan action the program accepts is never refused by the
+    published schemas (nor the other way round)."""
+    from haircare_expert.knowledge.conditions import OPS
+    from haircare_expert.knowledge.rulebook import RULE_KEYS, SCHEDULE_DAYS, THEN_KEYS
+    from haircare_expert.model import ADVICE_KINDS, PLAN_ACTIONS, RULE_KINDS
+    rule, record = schemas.load(schemas.RULE_FILE)["$defs"], schemas.load(schemas.ADVICE_RECORD)["$defs"]
+    assert set(rule["rule"]["properties"]) == RULE_KEYS
+    assert set(rule["then"]["properties"]) == THEN_KEYS
+    assert rule["rule"]["properties"]["kind"]["enum"] == list(RULE_KINDS)
+    assert rule["schedule_entry"]["properties"]["days"]["enum"] == list(SCHEDULE_DAYS)
+    assert set(rule["field_test"]["anyOf"][1]["properties"]) == set(OPS)
+    assert record["advice"]["properties"]["kind"]["enum"] == list(ADVICE_KINDS)
+    assert record["plan_step"]["properties"]["action"]["enum"] == list(PLAN_ACTIONS)

@@ -27,7 +27,7 @@ from haircare_expert.knowledge.analysis import declared_by, rules_concluding
 from haircare_expert.knowledge.conditions import Not, Pattern, Test
 from haircare_expert.knowledge.rulebook import Rule, Rulebook
 from haircare_expert.model import Consultation, Fact, Firing, JsonFields, plain
-from haircare_expert.render.view import join_words
+from haircare_expert.render.wording import join_words
 
 SCHEMA = "haircare-explanation/1"
 #: How many levels of "this rule could have concluded it, but ..." a why-not follows.
