@@ -150,7 +150,7 @@ def _run(store, iv, *, resume, client, consultant, session_path, save, output, f
         if by_file:
             session = iv.Session.parse(read_text(resume, ProfileError), resume, adv.vocabulary)
             wanted = os.path.realpath(resume)
-            found = next((r for r in store.list(unfinished=True) if r.targets.get("session")
+            found = next((r for r in store.list() if r.targets.get("session")
                           and os.path.realpath(r.targets["session"]) == wanted), None)
             if found is not None:            # the consultation this file belongs to
                 record = store.get(found.id)
