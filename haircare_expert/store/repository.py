@@ -277,6 +277,10 @@ class Store:
               session: dict | None = None) -> Record:
         """Begin a consultation (unfinished, version 1) and return it."""
         now = _now()
+        given = _client_block(session or {})   # the answers' client block fills what is not given
+        client = client or str(given.get("name") or "")
+        consultant = consultant or str(given.get("consultant") or "")
+        date = date or str(given.get("date") or "")
         targets = dict(targets or {})
         targets.setdefault("rules", [str(d) for d in rules_dirs])
         row = ConsultationRow(uid=uuid.uuid4().hex, client=client, client_key=_key(client),
