@@ -126,7 +126,6 @@ def _run(store, iv, *, resume, client, consultant, session_path, save, output, f
          rules_dirs, db_hint):
     from haircare_expert.yamlio import read_text
 
-    adv = advisor(rules_dirs)
     previous = None                         # the visit a follow-up starts from
     record = None
     review: list[str] = []
@@ -134,6 +133,7 @@ def _run(store, iv, *, resume, client, consultant, session_path, save, output, f
     if resume is not None and not by_file:
         record = store.get(int(resume))
         remembered = record.targets
+        rules_dirs = rules_dirs or tuple(remembered.get("rules") or ())
         save = save or remembered.get("save")
         output = output or remembered.get("output")
         session_path = session_path or remembered.get("session")
@@ -145,6 +145,7 @@ def _run(store, iv, *, resume, client, consultant, session_path, save, output, f
     elif session_path and os.path.lexists(session_path):
         raise ProfileError(session_path, f"a saved interview is already here; continue it with "
                                          f"--resume {session_path}, or name another --session FILE")
+    adv = advisor(rules_dirs)
     # the session file is locked before anything is read or written
     with _locked(session_path) if session_path else contextlib.nullcontext():
         if by_file:
