@@ -42,12 +42,16 @@ def _locked(path: str):
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            if os.fstat(fd).st_ino != os.stat(lock).st_ino:   # removed by the run that held it
+                raise OSError
         except OSError:
             raise ProfileError(path, "this session is open in another interview right now; finish "
                                      "or quit that one first") from None
-        yield
-        with contextlib.suppress(OSError):
-            os.unlink(lock)
+        try:
+            yield
+        finally:                  # the holder removes it; a killed run's stale file is harmless
+            with contextlib.suppress(OSError):
+                os.unlink(lock)
     finally:
         os.close(fd)
 
