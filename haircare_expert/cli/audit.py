@@ -1,8 +1,6 @@
 """haircare explain | trace | replay: why each line was given, and what changed."""
 from __future__ import annotations
 
-import sys
-
 import click
 
 from haircare_expert.cli.base import advisor, emit, main, rules_option
@@ -77,13 +75,13 @@ def replay(record, all_records, jobs, fmt, rules_dirs, db):
         emit(_dump(result.to_json()) if fmt == "json" else render_text(result), None)
         changed = result.changed
     if changed:
-        # Not ctx.exit(): HaircareGroup runs click with standalone_mode=False, where click turns
-        # Exit into a return value and the code would be lost.
-        sys.exit(int(ExitCode.CHANGED))
+        click.get_current_context().exit(int(ExitCode.CHANGED))
 
 
 def _replay_store(fmt, rules_dirs, db, jobs) -> bool:
     """``replay --all``: every finished consultation in the store; progress on stderr."""
+    import sys
+
     from haircare_expert.store.replay import render_text, replay_all
     tty = sys.stderr.isatty()
     shown = {"step": 0}

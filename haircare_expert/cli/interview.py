@@ -15,7 +15,8 @@ from pathlib import Path
 
 import click
 
-from haircare_expert.cli.base import advisor, main, rules_option
+from haircare_expert.atomic import check_target, is_stdout
+from haircare_expert.cli.base import advisor, emit, main, refuse_same_files, rules_option
 from haircare_expert.cli.records import _one_line, db_option, open_store, summary_lines
 from haircare_expert.errors import ProfileError, ReportError
 
@@ -95,11 +96,15 @@ def interview(resume, client, consultant, session_path, save, output, force, dat
 
     if resume is not None and client:
         raise click.UsageError("give --resume or --client, not both")
-    names = [("--save", save), ("-o", output), ("--session", session_path)]
-    for i, (opt_a, a) in enumerate(names):
-        for opt_b, b in names[i + 1:]:
-            if _same_file(a, b):
-                raise click.UsageError(f"{opt_a} and {opt_b} name the same file ({a})")
+    by_file = resume is not None and resume.strip() != "" and not resume.strip().isdigit()
+    if by_file and session_path and not _same_file(session_path, resume):
+        raise click.UsageError("give --resume FILE or --session FILE, not both")
+    # an output naming the session being resumed, or two outputs naming one file, would lose one
+    refuse_same_files([("--resume", resume if by_file else None)],
+                      [("--save", save), ("-o", output), ("--session", None if by_file else session_path)])
+    for target in (save, output, session_path):
+        if target and not is_stdout(target):
+            check_target(target)       # never replace a link, a device, a FIFO or a read-only file
     day = None
     if date is not None:
         try:
@@ -143,8 +148,6 @@ def _run(store, iv, *, resume, client, consultant, session_path, save, output, f
         session_path = session_path or remembered.get("session")
         review = list(remembered.get("review") or [])
     elif by_file:                           # a portable session file
-        if session_path and not _same_file(session_path, resume):
-            raise click.UsageError("give --resume FILE or --session FILE, not both")
         session_path = resume
     elif session_path and os.path.lexists(session_path):
         raise ProfileError(session_path, f"a saved interview is already here; continue it with "
@@ -339,9 +342,12 @@ def _dialogue(store, talk, iv, state, keep, review, previous, save, output, db_h
     if save:
         write_atomic(save, iv.dump_profile(talk.session.profile()))
         say(f"Profile saved to {save}")
-    if output:
+    if output and not is_stdout(output):
         write_atomic(output, render(consultation, format_for(output)))
         say(f"Report written to {output}")
+    elif output:
+        say()
+        emit(render(consultation, "txt"), output)
     else:
         say()
         click.echo(render(consultation, "txt"), nl=False)
