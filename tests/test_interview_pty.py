@@ -189,3 +189,30 @@ def test_a_killed_interview_loses_at_most_the_answer_being_typed_and_resumes(tmp
     assert yaml.safe_load(session.read_text())["interview"]["finished"] is True   # remembered --session
     with Store.open() as store:
         assert store.get(record.id).finished
+
+
+def test_killing_the_interview_again_and_again_never_loses_an_answer_it_showed_as_taken(tmp_path):
+    """Kill at a different moment each round (right after typing, after a short wait, at a
+    question): every answer followed by the next question is in the records, the record always
+    reads back, and resuming goes on from there."""
+    term = Terminal(["--date", "2026-11-22"], tmp_path)
+    taken = 1                                   # the date, given as an option
+    for round_, wait in enumerate((0.0, 0.05, 0.3, None)):
+        if round_:
+            term = Terminal(["--resume", "1"], tmp_path)
+        screen = term.expect_prompt()
+        ask, _ = question_of(screen)
+        term.type(answer_for(ask, CLIENT) or "Someone")
+        term.expect_prompt()                    # the next question: that answer is committed
+        taken += 1
+        ask, _ = question_of(term.text[max(0, term.text.rfind("Question")):])
+        if wait is not None:
+            term.type(answer_for(ask, CLIENT) or "Someone")
+            time.sleep(wait)
+        term.kill()
+        with Store.open() as store:
+            record = store.get(1)
+            state = Session.from_data(record.session, "record 1", Vocabulary.load())
+        assert len(state.history) in (taken, taken + 1), (round_, state.history)
+        taken = len(state.history)
+    assert not record.finished and record.client
