@@ -11,6 +11,12 @@ then run twice: with the same rules (every consultation must come back unchanged
 recommendation rule reworded in a consultant's rule folder (exactly the consultations whose
 stored advice holds that rule must be reported, all grouped under it). Prints a Markdown table;
 exits 1 if either check fails.
+
+Measured 2026-11-29 on the development VM (2 vCPUs, load average about 10 from other jobs, so
+read these as upper bounds), SQLite, 2 jobs: advising the 10,000 clients 304 s (204 MB of audit
+records), storing them 101 s, replay with unchanged rules 258 s (0 changed, right), replay after
+rewording `recommend-heat-protection` 269 s (2,884 changed, exactly the expected ones). About
+three quarters of a replay is the engine re-running the consultation.
 """
 from __future__ import annotations
 
