@@ -304,8 +304,10 @@ def test_an_unreachable_server_is_one_error():
     with pytest.raises(StoreError) as info:
         Store.open("postgresql+psycopg://nobody@/records?host=/nonexistent-socket-dir", timeout=1)
     assert "\n" not in str(info.value) and info.value.exit_code == ExitCode.STORE
-    with pytest.raises(StoreError):
+    assert "cannot reach the database server" in info.value.what
+    with pytest.raises(StoreError) as info:
         Store.open("nosuchdb://x/y")
+    assert "no driver for this database" in info.value.what
 
 
 # -- replaying the whole store -----------------------------------------------------------------
