@@ -619,3 +619,12 @@ def test_rule_text_beyond_names_filters_and_if_is_refused_at_load(rule_folder, t
     with pytest.raises(RuleErrors) as caught:
         Rulebook.load(shipped=folder)
     assert caught.value.where.endswith("r.yaml:7") and says in caught.value.what, caught.value.what
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/null"), reason="no /dev/null")
+def test_a_device_is_never_a_report_target():
+    """Checked without a command: were the check to break, a run would replace /dev/null."""
+    from haircare_expert.atomic import check_target
+    from haircare_expert.errors import ReportError
+    with pytest.raises(ReportError, match="/dev/null: is a device, not a regular file; not replaced"):
+        check_target("/dev/null")

@@ -74,8 +74,10 @@ class HaircareGroup(click.Group):
     def invoke(self, ctx):
         try:
             return super().invoke(ctx)
-        except (click.exceptions.Exit, click.exceptions.Abort, OneLineUsageError, Failure):
+        except (click.exceptions.Exit, OneLineUsageError, Failure):
             raise
+        except click.exceptions.Abort:      # click's own Ctrl-C (in a prompt): as ours
+            raise Failure("interrupted", ExitCode.INTERRUPTED) from None
         except click.UsageError as exc:
             raise _one_line_usage(exc) from None
         except click.ClickException:
@@ -90,7 +92,7 @@ class HaircareGroup(click.Group):
             raise Failure(str(exc), exc.exit_code) from None
         except Terminated:
             raise Failure("terminated", ExitCode.TERMINATED) from None
-        except KeyboardInterrupt:
+        except (KeyboardInterrupt, EOFError):     # EOFError: input ended at a prompt
             raise Failure("interrupted", ExitCode.INTERRUPTED) from None
         except Exception as exc:  # a bug: still one line, unless --traceback asks for more
             _traceback_if_asked(ctx)

@@ -11,6 +11,12 @@ renamed only when every line has succeeded. Fix the line (or take it out) and ru
 With ``jobs > 1`` the lines are cut into chunks and advised in worker processes; the pool
 initializer gives each worker one Advisor (inherited from the parent where processes fork, built
 from the rule folders where they are spawned). Results are written in input order.
+
+Stopping a batch (a bad line, Ctrl-C, or SIGTERM, which the CLI turns into an interrupt)
+terminates the workers and removes the temporary file; a worker whose parent is killed outright
+(SIGKILL) notices within :data:`PARENT_POLL` seconds and exits, and the temporary file that such
+a run leaves is removed by the next run writing the same output (see
+:func:`haircare_expert.atomic.remove_stale_temps`).
 """
 from __future__ import annotations
 
