@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from haircare_expert.consult.schedule import calendar_notes, wash_days
+from haircare_expert.knowledge.analysis import declared_by, firings_of
 from haircare_expert.knowledge.conditions import Pattern, Var
 from haircare_expert.model import UNKNOWN, WEEKDAYS, Advice, Consultation, Fact, Firing
 from haircare_expert.render.wording import (  # noqa: F401  (re-exported: the old home of these names)
@@ -158,13 +159,6 @@ class _Sources:
         return out
 
 
-def _firings_of(advice: Advice, trace: list[Firing]) -> list[Firing]:
-    """The firings behind one advice line (a line merges firings that gave the same text)."""
-    matched = set(advice.matched_facts)
-    found = [f for f in trace if f.rule == advice.rule and set(f.facts) <= matched]
-    return found or [f for f in trace if f.seq == advice.fired]
-
-
 def _recommended_facts(advice: Advice, firings: list[Firing], facts: dict[str, Fact],
                        by_key: dict, rule) -> set[str]:
     """The ``recommend`` facts a recommendation declared (from the trace, or by content when an
@@ -207,7 +201,7 @@ class _Chain:
     def __init__(self, facts: dict[str, Fact], trace: list[Firing], rules: dict):
         self.facts = facts
         self.rules = rules
-        self.by_declared = {fid: f for f in trace for fid in f.declared}
+        self.by_declared = {fid: firings[0] for fid, firings in declared_by(trace).items()}
         self._roots: dict[str, list[tuple[str, Any]]] = {}
 
     def roots(self, fid: str, active: frozenset = frozenset()) -> list[tuple[str, Any]]:
@@ -267,7 +261,7 @@ def report_view(c: Consultation, rulebook=None) -> dict:
     # -- advice entries, numbered in the order they are printed --------------------------
     def entry(a: Advice) -> dict:
         rule = rules.get(a.rule)
-        firings = _firings_of(a, c.trace)
+        firings = firings_of(c.trace, a.rule, a.matched_facts)
         matched: list[str] = []
         seen: list[str] = []
         for firing in firings:
@@ -298,7 +292,7 @@ def report_view(c: Consultation, rulebook=None) -> dict:
     claimed: set[int] = set()
     for rec in recs:
         a = rec["advice"]
-        declared = _recommended_facts(a, _firings_of(a, c.trace), facts, by_key, rules.get(a.rule))
+        declared = _recommended_facts(a, firings_of(c.trace, a.rule, a.matched_facts), facts, by_key, rules.get(a.rule))
         if not declared:
             continue
         for how in howtos:
