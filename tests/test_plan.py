@@ -268,3 +268,16 @@ def test_every_product_with_a_frequency_is_in_the_week_or_in_the_plan(results):
                 value = habits.get(count)
                 if entry.days == "daily" or (isinstance(value, int) and value > 0):
                     assert entry.item in week or entry.replaces, (name, rule_id, entry.item)
+
+
+def test_times_a_week_zero_means_not_in_use_and_the_interview_asks_from_one(advisor):
+    """Issue #11 edge value: `per_week: 0` is a product she owns but does not use: it is added
+    like any new product, never "kept"; the interview (which lists products in use) starts at 1."""
+    from haircare_expert.consult.interview import QuestionBook
+    c = advisor.consult({"hair": {"concerns": ["dryness"]}, "scalp": {"symptoms": []},
+                         "habits": {"washes_per_week": 2},
+                         "routine": [{"product": "hair_mask", "per_week": 0, "reactions": []}]})
+    assert "keep-using-hair-mask" not in c.fired_rules()
+    assert any(s.product == "hair_mask" and s.action == "add" and s.new for s in c.plan)
+    book = QuestionBook.load(SHIPPED.vocabulary)
+    assert book.by_ask["uses.per_week"].min == 1

@@ -346,7 +346,9 @@ def build(rulebook: Rulebook, facts: list[Fact], trace: list[Firing],
     wash_steps = {}
     for text, (order_, weeks) in wash.items():
         first = 1 if text in policy["basic_wash_steps"] else min(weeks)
-        wash_steps[text if first == 1 else f"{text} (from week {first})"] = order_
+        if first > 1:
+            text = f"{text[:-1]}, from week {first})" if text.endswith(")") else f"{text} (from week {first})"
+        wash_steps[text] = order_
     heat = client.habits.get("heat_styling_per_week")
     caps = [n for rid, n in (policy.data.get("heat_caps") or {}).items() if rid in fired]
     if caps and isinstance(heat, int) and not isinstance(heat, bool):

@@ -186,7 +186,7 @@ def _parse_question(raw: Any, vocab: Vocabulary, where: str, order: int, client:
     line = f"{where}:{getattr(raw, 'line', 0)}"
     if not isinstance(raw, dict) or not isinstance(raw.get("ask"), str):
         raise RuleError(line, "each question needs 'ask: <fact type>.<field>'")
-    allowed = {"ask", "text", "label", "help", "choices", "when"}
+    allowed = {"ask", "text", "label", "help", "choices", "when", "min"}
     for key in raw:
         if key not in allowed:
             raise RuleError(f"{where}:{_line(raw, key)}", f"unknown key {key!r}; allowed: {', '.join(sorted(allowed))}")
@@ -225,6 +225,12 @@ def _parse_question(raw: Any, vocab: Vocabulary, where: str, order: int, client:
         choices = (("yes", "yes"), ("no", "no"))
     elif raw.get("choices") is not None:
         raise RuleError(f"{where}:{_line(raw, 'choices')}", f"{ask}: a {spec.type} field takes no choices")
+    # `min` narrows a number's range for the interview (a product she listed as in use is used
+    # at least once a week; a profile may still say 0, "owned, not in use")
+    low = raw.get("min", spec.min)
+    if raw.get("min") is not None and (spec.type != "int" or not isinstance(low, int) or isinstance(low, bool)
+                                       or not spec.min <= low <= spec.max):
+        raise RuleError(f"{where}:{_line(raw, 'min')}", f"{ask}: min must be a whole number within the field's range")
     per_entry = not client and vocab.types[type_name].many and fname != "product"
     when = _parse_when(raw.get("when"), raw, vocab, type_name, per_entry, where, ask)
     creates_entries = not client and vocab.types[type_name].many and fname == "product"
@@ -233,7 +239,7 @@ def _parse_question(raw: Any, vocab: Vocabulary, where: str, order: int, client:
         whole_section=not client and vocab.types[type_name].list_field == fname,
         section=section, kind="set" if creates_entries else spec.type, text=" ".join(raw["text"].split()),
         label=raw["label"].strip(), help=" ".join(str(raw.get("help") or "").split()),
-        choices=choices, min=spec.min, max=spec.max, when=when, per_entry=per_entry, order=order,
+        choices=choices, min=low, max=spec.max, when=when, per_entry=per_entry, order=order,
         unlisted=unlisted, line=getattr(raw, "line", 0))
 
 
