@@ -32,15 +32,17 @@ def advise(profile, fmt, output, rules_dirs):
               help="Write the results here: one advice JSON per line, in input order.")
 @click.option("-j", "--jobs", type=click.IntRange(1, 64), default=1, show_default=True,
               help="Worker processes (each compiles the rules once).")
+@click.option("--scheduler", metavar="ADDRESS",
+              help="Run on this Dask cluster (e.g. tcp://host:8786); the output is the same.")
 @rules_option
-def batch(profiles, output, jobs, rules_dirs):
+def batch(profiles, output, jobs, scheduler, rules_dirs):
     """Advise every profile in PROFILES (JSON lines: one profile object per line).
 
     Each output line is the JSON of 'haircare advise --format json', compact, in input order.
     A bad line stops the batch with an error naming FILE:LINE, and no output file is written.
     """
     from haircare_expert.consult import batch as batching
-    options = dict(advisor=advisor(rules_dirs), rules_dirs=rules_dirs, jobs=jobs)
+    options = dict(advisor=advisor(rules_dirs), rules_dirs=rules_dirs, jobs=jobs, scheduler=scheduler)
     if not sys.stderr.isatty():
         result = batching.run(profiles, output, **options)
     else:
