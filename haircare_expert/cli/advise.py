@@ -42,7 +42,9 @@ def batch(profiles, output, jobs, scheduler, rules_dirs):
     A bad line stops the batch with an error naming FILE:LINE, and no output file is written.
     """
     from haircare_expert.consult import batch as batching
+    from haircare_expert.engine.freeze import freeze_compiled
     options = dict(advisor=advisor(rules_dirs), rules_dirs=rules_dirs, jobs=jobs, scheduler=scheduler)
+    freeze_compiled()   # the compiled rules live as long as the batch: keep the GC off them
     if not sys.stderr.isatty():
         result = batching.run(profiles, output, **options)
     else:

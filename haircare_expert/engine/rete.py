@@ -135,36 +135,46 @@ def _merge(context: dict, match) -> dict | None:
     return context
 
 
-_DISPATCH = object()
+_DISPATCH = object()          # look the fact's value up
+_DISPATCH_MEMBERS = object()  # look each member of the fact's (set) value up
 
 
 def _index_kids(kids: list) -> list:
-    """``kids`` with the alpha children testing one field for equality with a value (``type:
-    curly``, ``name: shine``...) replaced by one entry that looks the fact's value up among
-    theirs, where there are at least three such children on the field: one lookup instead of
-    a test for each. The children a value selects are walked as if each had been tested (an
-    equality test passes with no bindings); the rest are untouched. Which tokens reach which
-    nodes does not change, only the order siblings are visited in, and nothing downstream
-    depends on that order (the agenda orders activations totally)."""
-    by_field: dict[str, list] = {}
+    """``kids`` with the alpha children that test one field against constants replaced by one
+    entry that looks the fact's value up among theirs, where there are at least three such
+    children on the field: one lookup instead of a test for each.
+
+    Indexed are tests whose passing is a lookup (their ``index`` attribute, set by
+    :func:`_quick_check`): equality with a value (``type: curly``) and membership in a list
+    (``type: {in: [curly, coily]}``), keyed by the value's (type, value); and a set field
+    containing a value (``concerns: {contains: frizz}``), looked up by each member of the
+    fact's set (a set has no repeats, so a child is selected once). The children a lookup
+    selects are walked as if each had been tested (these tests pass with no bindings); the
+    rest are untouched. Which tokens reach which nodes does not change, only the order
+    siblings are visited in, and nothing downstream depends on that order (the agenda orders
+    activations totally)."""
+    by_field: dict[tuple, list] = {}
     for child, test, callback in kids:
-        equals = getattr(test, "equals", None) if callback is None else None
-        if equals is not None:
-            by_field.setdefault(equals[0], []).append((equals[1], child))
-    indexed = {field for field, tests in by_field.items() if len(tests) >= 3}
+        index = getattr(test, "index", None) if callback is None else None
+        if index is not None:
+            field, keys, members = index
+            by_field.setdefault((field, members), []).append((keys, child))
+    indexed = {group for group, tests in by_field.items() if len(tests) >= 3}
     if not indexed:
         return kids
     out = []
     for entry in kids:
         child, test, callback = entry
-        equals = getattr(test, "equals", None) if callback is None else None
-        if equals is None or equals[0] not in indexed:
+        index = getattr(test, "index", None) if callback is None else None
+        group = None if index is None else (index[0], index[2])
+        if group not in indexed:
             out.append(entry)
-        elif equals[0] in by_field:
+        elif group in by_field:
             table: dict = {}
-            for key, node in by_field.pop(equals[0]):
-                table.setdefault(key, []).append(node)
-            out.append((table, equals[0], _DISPATCH))
+            for keys, node in by_field.pop(group):
+                for key in keys:
+                    table.setdefault(key, []).append(node)
+            out.append((table, group[0], _DISPATCH_MEMBERS if group[1] else _DISPATCH))
     return out
 
 
@@ -190,6 +200,16 @@ def _alpha(kids, fact, tag, data, context) -> None:
             if passed:
                 for node in passed:
                     _alpha(node._kids, fact, tag, data, context)
+            continue
+        if callback is _DISPATCH_MEMBERS:   # child: {(type, member): nodes}, test: the field
+            value = fact.get(test, _MISSING)
+            if type(value) is not tuple:    # only a set contains anything
+                continue
+            for member in value:
+                passed = child.get((type(member), member))
+                if passed:
+                    for node in passed:
+                        _alpha(node._kids, fact, tag, data, context)
             continue
         match = test(fact)
         if not match:
@@ -387,8 +407,15 @@ def _quick_check(check):
             value = fact.get(what, _MISSING)
             return value is not _MISSING and bool(match(value))
         op, value = PREDICATE_TESTS.get(match, (None, None))
+        # for _index_kids: (field, the keys that pass, whether members of a set are looked up)
         if op == "eq" and type(value) in (str, int, bool):
-            test.equals = (what, (type(value), value))     # for _index_kids
+            test.index = (what, [(type(value), value)], False)
+        elif op == "in" and all(type(v) in (str, int) for v in value):
+            # passes a value that is no tuple or bool and equals one of them: with the same
+            # type, as the loader checked the list against the field
+            test.index = (what, list(dict.fromkeys((type(v), v) for v in value)), False)
+        elif op == "contains" and type(value) in (str, int):
+            test.index = (what, [(type(value), value)], True)
         return test
     if type(how) is W and how.__bind__ is not None:
         bind = how.__bind__
