@@ -46,6 +46,16 @@ class Planner:
         self.varies = {r.id: _varies(r) for r in rulebook.rules}
         self.flags = {r.id: r.kind == "referral" or "red-flag" in r.concludes() for r in rulebook.rules}
         self.negates = {r.id: bool(r.negated_types()) for r in rulebook.rules}
+        self._compatible: dict[int, tuple[Pattern, list[Rule]]] = {}
+
+    def producers_for(self, pattern: Pattern) -> list[Rule]:
+        """The rules with a declaration that could match ``pattern``, in rule order (worked out
+        once per pattern: it depends on the rules only, and a walk asks it thousands of times)."""
+        known = self._compatible.get(id(pattern))
+        if known is None or known[0] is not pattern:
+            rules = {rule.id: rule for rule, decl in self.producers.get(pattern.type, ()) if _compatible(pattern, decl)}
+            known = self._compatible[id(pattern)] = (pattern, list(rules.values()))
+        return known[1]
 
     def plan(self, session: Session, consultation: Consultation) -> Plan:
         fired = consultation.fired_rules()
@@ -178,6 +188,7 @@ class _Walk:
         self.stable: dict[str, bool] = {}
         self.memo: dict[tuple, tuple[bool, frozenset]] = {}
         self.stack: set[str] = set()
+        self.inputs: dict = {}   # per walk: answered fields by input type, routine entries
         self.vocab = planner.book.vocabulary
 
     def rule(self, rule: Rule, negations_only: bool = False) -> tuple[bool, frozenset]:
@@ -247,9 +258,7 @@ class _Walk:
         if present and not negated and not self.p.varies[rule.id]:
             return True, set()
         ok, needs = present, set()
-        for producer, decl in self.p.producers.get(pattern.type, ()):
-            if not _compatible(pattern, decl):
-                continue
+        for producer in self.p.producers_for(pattern):
             if producer.id in self.fired and not self.p.varies[producer.id]:
                 continue
             alive, more = self.rule(producer)
@@ -257,6 +266,29 @@ class _Walk:
                 ok = True
                 needs |= more
         return ok, needs
+
+    def _answered(self, ftype) -> tuple[dict, dict]:
+        """(field -> answer, field -> answer key) of a one-fact input type, worked out once a
+        walk (every rule's patterns on the type ask it)."""
+        known = self.inputs.get(ftype.name)
+        if known is None:
+            keys = {fname: _field_key(self.vocab, ftype.name, fname) for fname in ftype.fields}
+            fields = {fname: self.answers[key] for fname, key in keys.items() if key in self.answers}
+            known = self.inputs[ftype.name] = (fields, keys)
+        return known
+
+    def _entries(self, products: tuple) -> list[tuple[str, dict]]:
+        """(answer-key prefix, fields answered) of each routine entry, worked out once a walk."""
+        known = self.inputs.get(("entries",))
+        if known is None:
+            known = []
+            for index, product in enumerate(products):
+                prefix = f"routine[{index}]."
+                fields = {"product": product, "entry": index}
+                fields.update({k[len(prefix):]: v for k, v in self.answers.items() if k.startswith(prefix)})
+                known.append((prefix, fields))
+            self.inputs[("entries",)] = known
+        return known
 
     def _input(self, pattern: Pattern) -> tuple[bool, set]:
         ftype = self.vocab.types[pattern.type]
@@ -268,22 +300,15 @@ class _Walk:
             if not isinstance(products, tuple):
                 return False, set()
             ok, needs = False, set()
-            for index, product in enumerate(products):
-                prefix = f"routine[{index}]."
-                fields = {"product": product, "entry": index}
-                fields.update({k[len(prefix):]: v for k, v in self.answers.items() if k.startswith(prefix)})
+            for prefix, fields in self._entries(products):
                 if _possible(pattern, fields):
                     ok = True
                     needs |= {prefix + f for f in tested if f not in fields}
             return ok, needs
-        fields = {}
-        for fname in ftype.fields:
-            key = _field_key(self.vocab, ftype.name, fname)
-            if key in self.answers:
-                fields[fname] = self.answers[key]
+        fields, keys = self._answered(ftype)
         if not _possible(pattern, fields):
             return False, set()
-        needs = {_field_key(self.vocab, ftype.name, f) for f in tested if f not in fields}
+        needs = {keys[f] for f in tested if f not in fields}
         if not pattern.tests and not fields:   # needs only that the section exists
             first = next((f for f in ftype.fields if not ftype.fields[f].generated), None)
             if first:
