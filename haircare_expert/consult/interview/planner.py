@@ -47,6 +47,17 @@ class Planner:
         self.flags = {r.id: r.kind == "referral" or "red-flag" in r.concludes() for r in rulebook.rules}
         self.negates = {r.id: bool(r.negated_types()) for r in rulebook.rules}
         self._compatible: dict[int, tuple[Pattern, list[Rule]]] = {}
+        self._checks: dict[int, tuple] = {}
+
+    def pattern_checks(self, pattern: Pattern, ftype) -> tuple[list[str], list]:
+        """(fields the pattern tests that a client answers, (field, predicate) of its tests but
+        variable bindings), worked out once per pattern."""
+        known = self._checks.get(id(pattern))
+        if known is None or known[0] is not pattern:
+            tested = [t.field for t in pattern.tests if not ftype.fields[t.field].generated]
+            checks = [(t.field, t.predicate()) for t in pattern.tests if t.op != "bind"]
+            known = self._checks[id(pattern)] = (pattern, tested, checks)
+        return known[1], known[2]
 
     def producers_for(self, pattern: Pattern) -> list[Rule]:
         """The rules with a declaration that could match ``pattern``, in rule order (worked out
@@ -292,7 +303,7 @@ class _Walk:
 
     def _input(self, pattern: Pattern) -> tuple[bool, set]:
         ftype = self.vocab.types[pattern.type]
-        tested = [t.field for t in pattern.tests if not ftype.fields[t.field].generated]
+        tested, checks = self.p.pattern_checks(pattern, ftype)
         if ftype.many:
             products = self.answers.get(PRODUCTS_KEY)
             if products is None:            # entries not known yet: the products question decides
@@ -301,12 +312,12 @@ class _Walk:
                 return False, set()
             ok, needs = False, set()
             for prefix, fields in self._entries(products):
-                if _possible(pattern, fields):
+                if _passes(checks, fields):
                     ok = True
                     needs |= {prefix + f for f in tested if f not in fields}
             return ok, needs
         fields, keys = self._answered(ftype)
-        if not _possible(pattern, fields):
+        if not _passes(checks, fields):
             return False, set()
         needs = {keys[f] for f in tested if f not in fields}
         if not pattern.tests and not fields:   # needs only that the section exists
@@ -316,9 +327,11 @@ class _Walk:
         return True, needs
 
 
-def _possible(pattern: Pattern, fields: dict) -> bool:
-    """Whether a fact with these (partly answered) fields can still match the pattern."""
-    for test in pattern.tests:
-        if test.field in fields and test.op != "bind" and not test.predicate()(fields[test.field]):
+def _passes(checks: list, fields: dict) -> bool:
+    """Whether a fact with these (partly answered) fields can still match the pattern whose
+    (field, predicate) pairs are ``checks`` (see :meth:`Planner.pattern_checks`)."""
+    for fname, predicate in checks:
+        if fname in fields and not predicate(fields[fname]):
             return False
     return True
+
