@@ -1,7 +1,7 @@
 """``haircare batch --scheduler ADDRESS``: the batch on a Dask cluster (``dask.distributed``).
 
 The input lines are cut into partitions; each partition is advised on a worker, which compiles
-the rules once (per worker thread: an engine is not shared between threads) and keeps them for
+the rules once (one per thread running tasks at once: an engine is not shared between threads) and keeps them for
 the following partitions; the results come back in input order and are written by
 :func:`haircare_expert.consult.batch.run` exactly as a local run writes them, so the output is
 byte-identical to ``haircare batch`` without a cluster.
@@ -20,6 +20,7 @@ import multiprocessing
 import threading
 from collections import deque
 from collections.abc import Callable, Hashable, Iterable, Iterator
+from contextlib import contextmanager
 from itertools import islice
 from pathlib import Path
 from typing import Any
@@ -30,7 +31,9 @@ from haircare_expert.errors import HaircareError, NotFoundError
 #: transfer) is small next to its work (~1 ms a profile), small enough to spread over workers.
 PARTITION = 500
 
-_LOCAL = threading.local()
+_LOCK = threading.Lock()
+_IDLE: dict[Hashable, list] = {}     # per key: states built in this process, not lent out now
+_MISSING = object()
 
 
 def connect(scheduler, timeout: str = "15s"):
@@ -49,17 +52,27 @@ def connect(scheduler, timeout: str = "15s"):
         raise NotFoundError(str(scheduler), f"no Dask scheduler answers at this address ({exc})") from None
 
 
-def worker_state(key: Hashable, build: Callable[[], Any]) -> Any:
-    """What ``build()`` returns, built once per worker thread and ``key`` and kept (the compiled
-    rules, say). In a worker process of its own the compiled network is then frozen out of the
-    garbage collector's way (:func:`haircare_expert.engine.freeze.freeze_compiled`)."""
-    cache = _LOCAL.__dict__.setdefault("states", {})
-    if key not in cache:
-        cache[key] = build()
+@contextmanager
+def worker_state(key: Hashable, build: Callable[[], Any]) -> Iterator[Any]:
+    """``with worker_state(key, build) as state:`` -- what ``build()`` returns (the compiled
+    rules, say), lent to one task at a time and kept in the worker process for the next
+    tasks: a worker builds one per thread that runs tasks at once, not one per task (an
+    engine is not shared between threads). In a worker process of its own a new state is
+    frozen out of the garbage collector's way
+    (:func:`haircare_expert.engine.freeze.freeze_compiled`)."""
+    with _LOCK:
+        idle = _IDLE.setdefault(key, [])
+        state = idle.pop() if idle else _MISSING
+    if state is _MISSING:
+        state = build()
         if multiprocessing.parent_process() is not None:
             from haircare_expert.engine.freeze import freeze_compiled
             freeze_compiled()
-    return cache[key]
+    try:
+        yield state
+    finally:
+        with _LOCK:
+            _IDLE[key].append(state)
 
 
 def partitions(items: Iterable, size: int = PARTITION) -> Iterator[list]:
@@ -119,12 +132,12 @@ def _advise_partition(part: list[tuple[int, bytes]], name: str, rules_dirs: tupl
 
     last = part[-1][0]
     try:
-        advisor, encode = worker_state(("batch", rules_dirs), lambda: _build(rules_dirs))
-        if advisor.rulebook.fingerprint != fingerprint:
-            raise NotFoundError(", ".join(rules_dirs) or "rules",
-                                "the rules on this Dask worker differ from the client's "
-                                f"(fingerprint {advisor.rulebook.fingerprint[:19]}, expected {fingerprint[:19]})")
-        out = batch._advise_chunk(advisor, name, part, encode)
+        with worker_state(("batch", rules_dirs), lambda: _build(rules_dirs)) as (advisor, encode):
+            if advisor.rulebook.fingerprint != fingerprint:
+                raise NotFoundError(", ".join(rules_dirs) or "rules",
+                                    "the rules on this Dask worker differ from the client's "
+                                    f"(fingerprint {advisor.rulebook.fingerprint[:19]}, expected {fingerprint[:19]})")
+            out = batch._advise_chunk(advisor, name, part, encode)
     except HaircareError as exc:
         return last, 0, b"", (type(exc), exc.where, exc.what)
     return last, len(out), batch._lines(out), None
