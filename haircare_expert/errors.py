@@ -21,6 +21,7 @@ class ExitCode(IntEnum):
     REPORT = 7           #: a report could not be rendered or written
     INTERNAL = 70        #: a bug in haircare-expert itself (run with --traceback and report it)
     INTERRUPTED = 130    #: Ctrl-C
+    TERMINATED = 143     #: SIGTERM (``kill``, ``timeout``, a service manager): cleaned up, stopped
 
 
 class HaircareError(Exception):
@@ -83,3 +84,8 @@ class ReportError(HaircareError):
     """Raised when a report cannot be rendered (template error, missing PDF libraries) or written."""
 
     exit_code = ExitCode.REPORT
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM arrived: raised (by the CLI's signal handler) where Ctrl-C would be, so every
+    ``finally`` and temporary-file clean-up runs as for Ctrl-C; the CLI exits 143."""

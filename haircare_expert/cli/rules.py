@@ -1,8 +1,6 @@
 """haircare rules list | show | lint | test: tools for whoever maintains the rules."""
 from __future__ import annotations
 
-import sys
-
 import click
 
 from haircare_expert.cli.base import advisor, main, rulebook, rules_option
@@ -10,8 +8,9 @@ from haircare_expert.errors import ExitCode
 from haircare_expert.model import RULE_KINDS
 
 # -- knowledge-base tools: haircare rules list | show | lint | test ----------------------------
-FORMAT_OPTION = click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
-                             show_default=True, help="Output format.")
+FORMAT_OPTION = click.option("--format", "fmt", type=click.Choice(["text", "txt", "json"]), default="text",
+                             show_default=True, help="Output format.",
+                             callback=lambda ctx, param, value: "text" if value == "txt" else value)  # txt = text
 
 
 def _json(data) -> None:
@@ -76,7 +75,7 @@ def rules_lint(fmt, rules_dirs):
     else:
         click.echo(render_lint(report), nl=False)
     if not report.ok:
-        sys.exit(int(ExitCode.CHANGED))   # not ctx.exit: its code is lost under standalone_mode=False
+        click.get_current_context().exit(int(ExitCode.CHANGED))
 
 
 @rules.command("test")
@@ -99,4 +98,4 @@ def rules_test(examples_dir, quiet, fmt, rules_dirs):
     else:
         click.echo(render_text(report, quiet), nl=False)
     if not report.ok:
-        sys.exit(int(ExitCode.CHANGED))   # not ctx.exit: its code is lost under standalone_mode=False
+        click.get_current_context().exit(int(ExitCode.CHANGED))

@@ -10,9 +10,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from haircare_expert.consult.schedule import DEFAULT_WASHES, wash_days
+from haircare_expert.consult.schedule import calendar_notes, wash_days
 from haircare_expert.knowledge.conditions import Pattern, Var
 from haircare_expert.model import UNKNOWN, WEEKDAYS, Advice, Consultation, Fact, Firing
+from haircare_expert.render.wording import (  # noqa: F401  (re-exported: the old home of these names)
+    FIELD_LABELS,
+    clean,
+    describe_fact,
+    field_label,
+    field_value,
+    join_words,
+    label,
+    origin_words,
+    words,
+)
 
 KIND_HEADINGS = {
     "referral": "See a doctor first",
@@ -44,94 +55,6 @@ FINDING_TYPES = ("red-flag", "scalp-state", "hair-state", "need")
 #: never brands (the catalogue and the JSON keep the real publisher).
 BRAND_PUBLISHER = "a hair-care brand's blog"
 NOT_GIVEN = "(not given)"
-#: How a fact field is named in words, where ``<type> <field>`` would read badly.
-FIELD_LABELS = {
-    ("goals", "wanted"): "goals",
-    ("uses", "applied_to"): "applied to",
-    ("uses", "hair_state"): "on hair that is",
-    ("uses", "per_week"): "used",
-    ("uses", "minutes_on"): "minutes left on",
-    ("uses", "rinsed_out"): "rinsed out",
-    ("uses", "washed_first"): "hair washed first",
-    ("uses", "reactions"): "reactions",
-    ("habits", "washes_per_week"): "washes",
-    ("habits", "heat_styling_per_week"): "heat styling",
-    ("habits", "scalp_massage"): "scalp massage",
-    ("red-flag", "reason"): "red flag",
-    ("scalp-state", "state"): "scalp state",
-    ("hair-state", "state"): "hair state",
-    ("need", "name"): "need",
-    ("recommend", "product"): "we recommend",
-}
-
-
-def words(value: Any) -> str:
-    """A fact value in words: ``scalp_serum`` -> ``scalp serum``, lists joined, booleans yes/no."""
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, (tuple, list)):
-        return ", ".join(words(v) for v in value) if value else "none"
-    if value == UNKNOWN:
-        return "not known"
-    return str(value).replace("_", " ")
-
-
-def field_value(name: str, value: Any) -> str:
-    """A field value in words, with its unit where the name carries one (``3 times a week``)."""
-    text = words(value)
-    if value != UNKNOWN and not isinstance(value, bool) and isinstance(value, int):
-        if name == "per_week" or name.endswith("_per_week"):
-            return f"{text} time{'s' if value != 1 else ''} a week"
-        if name.startswith("minutes"):
-            return f"{text} minute{'s' if value != 1 else ''}"
-    return text
-
-
-def field_label(fact_type: str, name: str) -> str:
-    """The name of a fact field in words (``scalp``/``symptoms`` -> ``scalp symptoms``)."""
-    label = FIELD_LABELS.get((fact_type, name))
-    if label:
-        return label
-    name_words = name.replace("_", " ")
-    type_words = fact_type.replace("-", " ")
-    return name_words if name_words.startswith(type_words) else f"{type_words} {name_words}"
-
-
-def origin_words(origin: str) -> str:
-    """Where a fact came from, in words: ``profile:routine[0]`` -> ``your answer: routine, product 1``."""
-    if origin.startswith("profile:"):
-        path = origin[len("profile:"):]
-        if "[" in path and path.endswith("]"):
-            section, _, index = path[:-1].partition("[")
-            if index.isdigit():
-                return f"your answer: {section}, product {int(index) + 1}"
-        return f"your answer: {path}"
-    if origin.startswith("rule:"):
-        return f"concluded by rule {origin[len('rule:'):]}"
-    return origin
-
-
-def describe_fact(fact: Fact, only: set[str] | None = None) -> str:
-    """A fact in words with its origin: ``scalp symptoms: flaking, itching (your answer: scalp)``.
-
-    ``only`` limits the fields shown to those a rule tested (a routine entry always shows its
-    product, so the reader knows which one is meant).
-    """
-    names = [n for n in fact.fields if n != "entry"]
-    if only:
-        picked = [n for n in names if n in only or (fact.type == "uses" and n == "product")]
-        names = picked or names
-    if fact.type == "uses" and "product" in names:
-        rest = [n for n in names if n != "product"]
-        text = words(fact.fields["product"])
-        if rest:
-            text += "; " + "; ".join(f"{field_label(fact.type, n)}: {field_value(n, fact.fields[n])}" for n in rest)
-        text = "uses " + text
-    elif names:
-        text = "; ".join(f"{field_label(fact.type, n)}: {field_value(n, fact.fields[n])}" for n in names)
-    else:
-        text = fact.type.replace("-", " ")
-    return f"{text} ({origin_words(fact.origin)})"
 
 
 def _short_label(fact_type: str, name: str) -> str:
@@ -141,7 +64,17 @@ def _short_label(fact_type: str, name: str) -> str:
     return label[len(prefix):] if label.startswith(prefix) else label
 
 
-def _told(facts: list[Fact]) -> list[dict]:
+def _in_words(vocabulary, fact_type: str, name: str, value: Any) -> str:
+    """A client's value in the vocabulary's words (``mid_lengths`` -> ``mid-lengths``), with its
+    unit where it is a count; without a vocabulary, :func:`field_value`."""
+    if vocabulary is None or (isinstance(value, int) and not isinstance(value, bool)) or value == UNKNOWN:
+        return field_value(name, value)
+    if isinstance(value, (tuple, list)) and not value:
+        return "none"
+    return label(f"{fact_type}.{name}", value, vocabulary)
+
+
+def _told(facts: list[Fact], vocabulary=None) -> list[dict]:
     """What the client told us, one short line per profile section."""
     rows: list[dict] = []
     routine: list[str] = []
@@ -150,15 +83,16 @@ def _told(facts: list[Fact]) -> list[dict]:
             continue
         fields = {k: v for k, v in fact.fields.items() if k != "entry"}
         if fact.type == "uses":
-            extra = [f"{field_label('uses', k)}: {field_value(k, v)}" for k, v in fields.items()
+            extra = [f"{field_label('uses', k)}: {_in_words(vocabulary, 'uses', k, v)}" for k, v in fields.items()
                      if k in ("applied_to", "per_week", "reactions") and v not in ((), None)]
-            product = words(fields.get("product", "product"))
+            product = _in_words(vocabulary, "uses", "product", fields.get("product", "product"))
             routine.append(product + (f" ({'; '.join(extra)})" if extra else ""))
             continue
         if fact.type == "goals":
-            value = words(fields.get("wanted", ()))
+            value = _in_words(vocabulary, "goals", "wanted", fields.get("wanted", ()))
         else:
-            value = "; ".join(f"{_short_label(fact.type, k)}: {field_value(k, v)}" for k, v in fields.items())
+            value = "; ".join(f"{_short_label(fact.type, k)}: {_in_words(vocabulary, fact.type, k, v)}"
+                              for k, v in fields.items())
         if value:
             rows.append({"label": fact.type.replace("-", " ").capitalize(), "value": value})
     if routine:
@@ -323,6 +257,7 @@ def report_view(c: Consultation, rulebook=None) -> dict:
     """
     rulebook = rulebook if rulebook is not None else c.rulebook
     rules = getattr(rulebook, "by_id", {}) or {}
+    vocabulary = getattr(rulebook, "vocabulary", None)
     sources = _Sources(rulebook)
     facts = {f.id: f for f in c.facts}
     by_key = {f.key(): f.id for f in c.facts}
@@ -397,7 +332,7 @@ def report_view(c: Consultation, rulebook=None) -> dict:
     for fact in c.facts:
         if fact.type in FINDING_TYPES:
             value = next(iter(fact.fields.values()), "")
-            findings.setdefault(fact.type, []).append(words(value))
+            findings.setdefault(fact.type, []).append(label(fact.type, value, vocabulary))
     summary = []
     if findings.get("red-flag"):
         summary.append("Signs that need a doctor: " + ", ".join(findings["red-flag"]) + ".")
@@ -426,6 +361,7 @@ def report_view(c: Consultation, rulebook=None) -> dict:
     # -- week -------------------------------------------------------------------------------
     habits = next((f for f in c.facts if f.type == "habits"), None)
     washes = habits.fields.get("washes_per_week") if habits else None
+    heat = habits.fields.get("heat_styling_per_week") if habits else None
     known = isinstance(washes, int) and not isinstance(washes, bool)
     wash = set(wash_days(washes))
     week = [{"key": d, "name": DAY_NAMES[d], "short": DAY_NAMES[d][:3],
@@ -435,7 +371,10 @@ def report_view(c: Consultation, rulebook=None) -> dict:
     if known:
         wash_note = f"Wash days are spread over the week for {washes} wash{'es' if washes != 1 else ''} a week."
     else:
-        wash_note = f"You did not say how often you wash; the plan assumes {DEFAULT_WASHES} wash days."
+        wash_note = "You did not say how often you wash, so no wash days are marked."
+    # What the week could not place (its days depend on a count the client did not give).
+    entries = [entry for firing in c.trace for entry in getattr(rules.get(firing.rule), "schedule", ())]
+    week_notes = calendar_notes(entries, washes, heat)
 
     # -- knowledge base ---------------------------------------------------------------------
     kb = dict(c.knowledge_base)
@@ -458,11 +397,11 @@ def report_view(c: Consultation, rulebook=None) -> dict:
         for sid in x.sources:
             sources.cited.setdefault(sid, sources.catalogue.get(sid))
 
-    client = {k: (str(c.client.get(k) or "") or NOT_GIVEN) for k in ("name", "consultant", "date")}
+    client = {k: (clean(c.client.get(k) or "") or NOT_GIVEN) for k in ("name", "consultant", "date")}
     return {
         "c": c,
         "client": client,
-        "told": _told(c.facts),
+        "told": _told(c.facts, vocabulary),
         "kb": {"version": kb.get("version", ""), "fingerprint": fingerprint,
                "short_fingerprint": fingerprint[:19], "rules": kb.get("rules", 0),
                "custom": bool(custom), "custom_lines": custom_lines},
@@ -476,17 +415,17 @@ def report_view(c: Consultation, rulebook=None) -> dict:
         "week": week,
         "has_schedule": has_schedule,
         "wash_note": wash_note,
+        "wash_known": known,
+        "week_notes": week_notes,
+        "plan": [{"step": p.step, "action": clean(p.action), "item": clean(p.item),
+                  "start_week": p.start_week, "new": p.new, "rule": clean(p.rule), "why": clean(p.why)}
+                 for p in sorted(c.plan, key=lambda p: p.step)],
         "wash_day_order": list(c.wash_day_order),
         "conflicts": conflicts,
         "cited_sources": sources.listing(),
         "disclaimer": DISCLAIMER,
         "headings": KIND_HEADINGS,
     }
-
-
-def client_publisher(publisher: str) -> str:
-    """The publisher as a client-facing report prints it: a brand's blog is named generically."""
-    return BRAND_PUBLISHER if "brand" in publisher.lower() else publisher
 
 
 def _missing_answers(facts: list[Fact]) -> list[str]:
@@ -500,9 +439,6 @@ def _missing_answers(facts: list[Fact]) -> list[str]:
     return missing
 
 
-def join_words(items, last: str = "and") -> str:
-    """``a, b and c`` (or ``a, b or c`` with ``last="or"``)."""
-    items = [str(item) for item in items]
-    if len(items) <= 1:
-        return "".join(items)
-    return ", ".join(items[:-1]) + f" {last} " + items[-1]
+def client_publisher(publisher: str) -> str:
+    """The publisher as a client-facing report prints it: a brand's blog is named generically."""
+    return BRAND_PUBLISHER if "brand" in publisher.lower() else publisher
