@@ -26,10 +26,14 @@ class Session:
     answers: dict[str, Any] = field(default_factory=dict)
     history: list[str] = field(default_factory=list)
     finished: bool = False
+    #: answers given on the command line (``--date``), not asked: questions are not counted for them
+    preset: list[str] = field(default_factory=list)
 
     def answer(self, key: str, value: Any) -> None:
         if key in self.answers:
             self.history.remove(key)
+        if key in self.preset:
+            self.preset.remove(key)
         self.answers[key] = value
         self.history.append(key)
 
@@ -39,6 +43,8 @@ class Session:
             return None
         key = self.history.pop()
         self.answers.pop(key, None)
+        if key in self.preset:
+            self.preset.remove(key)
         if key == PRODUCTS_KEY:
             for other in [k for k in self.answers if k.startswith("routine[")]:
                 self.answers.pop(other)
@@ -86,9 +92,16 @@ class Session:
         text = head + yaml.safe_dump(body, sort_keys=False)
         text += "profile:\n" + _indent(dump_profile(self.profile(), header=False))
         text += "interview:\n" + _indent(yaml.safe_dump(
-            {"finished": self.finished, "asked": list(self.history)},
+            {"finished": self.finished, "asked": list(self.history),
+             **({"preset": list(self.preset)} if self.preset else {})},
             sort_keys=False, default_flow_style=False, allow_unicode=True))
         return text
+
+    def to_data(self) -> dict:
+        """The session as plain data (JSON-safe): the same content as the session file."""
+        return {"schema": SESSION_SCHEMA, "profile": self.profile(),
+                "interview": {"finished": self.finished, "asked": list(self.history),
+                              "preset": list(self.preset)}}
 
     @classmethod
     def parse(cls, text: str, where: str, vocabulary: Vocabulary) -> Session:
@@ -97,12 +110,24 @@ class Session:
             data = yamlio.loads(text, where, ProfileError)
         except ValueError as exc:      # PyYAML's own error for an impossible date (2026-13-45)
             raise ProfileError(where, f"not valid YAML: {exc}") from None
+        return cls.from_data(data, where, vocabulary)
+
+    @classmethod
+    def from_data(cls, data: Any, where: str, vocabulary: Vocabulary) -> Session:
+        """A session from :meth:`to_data`'s data (or a parsed session file), checked against the
+        vocabulary; a malformed one is a ProfileError naming ``where`` (with the line in a file)."""
+        def at(mapping, key) -> str:
+            return f"{where}:{mapping.line_of(key)}" if isinstance(mapping, yamlio.LineDict) else where
+
         if not isinstance(data, dict) or data.get("schema") != SESSION_SCHEMA:
-            line = data.line_of("schema") if isinstance(data, yamlio.LineDict) else 1
-            raise ProfileError(f"{where}:{line}", f"not an interview session (expected 'schema: {SESSION_SCHEMA}')")
+            if isinstance(data, yamlio.LineDict):
+                line = at(data, "schema")
+            else:           # plain data names no line; a file whose top is not a mapping: line 1
+                line = where if isinstance(data, dict) else f"{where}:1"
+            raise ProfileError(line, f"not an interview session (expected 'schema: {SESSION_SCHEMA}')")
         for key in data:
             if key not in ("schema", "profile", "interview"):
-                raise ProfileError(f"{where}:{data.line_of(key)}", f"unknown key {key!r}; allowed: schema, profile, interview")
+                raise ProfileError(at(data, key), f"unknown key {key!r}; allowed: schema, profile, interview")
         profile = data.get("profile") or yamlio.LineDict()
         client, facts = vocabulary.profile_facts(profile, where)
         session = cls()
@@ -126,17 +151,18 @@ class Session:
 
         state = data.get("interview") or yamlio.LineDict()
         if not isinstance(state, dict):
-            raise ProfileError(f"{where}:{data.line_of('interview')}", "interview: expected a mapping with 'asked' and 'finished'")
+            raise ProfileError(at(data, "interview"), "interview: expected a mapping with 'asked' and 'finished'")
         asked = state.get("asked") or []
-        at = f"{where}:{state.line_of('asked')}" if isinstance(state, yamlio.LineDict) else where
+        at_asked = at(state, "asked")
         if not isinstance(asked, list) or not all(isinstance(k, str) for k in asked):
-            raise ProfileError(at, "interview.asked: expected a list of question keys")
+            raise ProfileError(at_asked, "interview.asked: expected a list of question keys")
         finished = state.get("finished", False)
         if not isinstance(finished, bool):
-            raise ProfileError(f"{where}:{state.line_of('finished')}", "interview.finished: expected true or false")
+            raise ProfileError(at(state, "finished"), "interview.finished: expected true or false")
         history: list[str] = []
         for index, key in enumerate(asked):
-            line = f"{at.rsplit(':', 1)[0]}:{int(at.rsplit(':', 1)[1]) + 1 + index}" if at != where else where
+            line = (f"{at_asked.rsplit(':', 1)[0]}:{int(at_asked.rsplit(':', 1)[1]) + 1 + index}"
+                    if at_asked != where else where)
             if not _KEY_RE.match(key) or key in history:
                 raise ProfileError(line, f"interview.asked: {key!r} is not a question key or is listed twice")
             if key not in session.answers:
@@ -154,6 +180,10 @@ class Session:
         given = [k for k in sorted(session.answers, key=_key_order) if k not in history]
         session.history = given + history
         session.finished = finished
+        preset = state.get("preset") or []
+        if not isinstance(preset, list) or not all(isinstance(k, str) and k in session.history for k in preset):
+            raise ProfileError(at(state, "preset"), "interview.preset: expected a list of answered question keys")
+        session.preset = list(dict.fromkeys(preset))
         return session
 
 
