@@ -49,8 +49,10 @@ def advise(profile, fmt, audience, output, rules_dirs):
                    "('-': stdout).")
 @click.option("-j", "--jobs", type=click.IntRange(1, 64), default=1, show_default=True,
               help="Worker processes (each compiles the rules once).")
+@click.option("--scheduler", metavar="ADDRESS",
+              help="Run on this Dask cluster (e.g. tcp://host:8786); the output is the same.")
 @rules_option
-def batch(profiles, output, jobs, rules_dirs):
+def batch(profiles, output, jobs, scheduler, rules_dirs):
     """Advise every profile in PROFILES (JSON lines: one profile object per line).
 
     Each output line is the JSON of 'haircare advise --format json', compact, in input order.
@@ -58,9 +60,11 @@ def batch(profiles, output, jobs, rules_dirs):
     """
     from haircare_expert.atomic import is_stdout
     from haircare_expert.consult import batch as batching
+    from haircare_expert.engine.freeze import freeze_compiled
     refuse_same_files([("PROFILES", profiles)], [("-o", output)])
     to_stdout = is_stdout(output)
-    options = dict(advisor=advisor(rules_dirs), rules_dirs=rules_dirs, jobs=jobs)
+    options = dict(advisor=advisor(rules_dirs), rules_dirs=rules_dirs, jobs=jobs, scheduler=scheduler)
+    freeze_compiled()   # the compiled rules live as long as the batch: keep the GC off them
     target = sys.stdout.buffer if to_stdout else output
     if not sys.stderr.isatty():
         result = batching.run(profiles, target, **options)

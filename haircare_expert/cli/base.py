@@ -145,8 +145,8 @@ def rules_option(func):
 
 @functools.lru_cache(maxsize=4)
 def _rulebook(rules_dirs: tuple):
-    from haircare_expert.knowledge.rulebook import Rulebook
-    return Rulebook.load(rules_dirs)
+    from haircare_expert.knowledge.cache import load_rulebook  # Rulebook.load, cached (verified)
+    return load_rulebook(rules_dirs)
 
 
 def rulebook(rules_dirs=()):

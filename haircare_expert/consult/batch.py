@@ -328,14 +328,16 @@ def _sequential(name: str, lines, advisor, chunk: int) -> Iterator[tuple[int, in
 
 def run(source: str | Path, output: str | Path | BinaryIO, *, advisor=None,
         rules_dirs: Sequence[str] = (), jobs: int = 1,
-        progress: Callable[[int], None] | None = None, chunk: int = CHUNK) -> BatchResult:
+        progress: Callable[[int], None] | None = None, chunk: int = CHUNK,
+        scheduler=None) -> BatchResult:
     """Advise every profile line of ``source`` into ``output`` (JSON lines), atomically.
 
     ``output`` is a file name (written through a temporary file, renamed at the end; it must
     be a new name or a writable regular file) or an open binary stream (written as it goes).
     ``advisor`` is built from ``rules_dirs`` when not given (so a bad rule folder fails here,
     before any worker starts). ``progress(n)`` is called with the number of input lines done
-    so far (compare with :func:`count_lines`).
+    so far (compare with :func:`count_lines`). With ``scheduler`` (a Dask scheduler address)
+    the profiles are advised on that cluster (:mod:`~haircare_expert.consult.distributed`).
     """
     if not hasattr(output, "write"):
         check_target(output)     # before the rules are compiled: refuse a link or a device now
@@ -344,7 +346,10 @@ def run(source: str | Path, output: str | Path | BinaryIO, *, advisor=None,
         advisor = Advisor(extra_rules=rules_dirs)
     name = str(source)
     lines = read_lines(source)
-    if jobs > 1:
+    if scheduler:
+        from haircare_expert.consult.distributed import batch_parts
+        parts = batch_parts(name, lines, scheduler, advisor, tuple(rules_dirs))
+    elif jobs > 1:
         parts = _parallel(name, lines, jobs, advisor, tuple(rules_dirs), chunk)
     else:
         parts = _sequential(name, lines, advisor, chunk)

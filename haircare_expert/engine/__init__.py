@@ -1,6 +1,13 @@
 """Inference: the rulebook compiled onto experta, and a plain evaluator beside it.
 
-experta 1.9.4 needs ``collections.Mapping`` on Python 3.10+ (see ``_compat``): it is restored
-here, when the package is first imported, so no module of it can import experta before.
+* :mod:`.compiler`: rules -> an experta ``KnowledgeEngine`` (public experta API only);
+* :mod:`.rete`: the speed-ups that reach into experta's internals (why experta is pinned);
+* :mod:`.limits`: what a rule may ask of the engine, checked before compiling;
+* :mod:`.evaluator`: the same rules evaluated directly in plain Python (no Rete);
+* :mod:`.freeze`: keeping the garbage collector off a compiled network in long-lived processes.
+
+experta 1.9.4 needs ``collections.Mapping`` on Python 3.10+ and configures logging when
+imported (see ``_compat``): both are dealt with here, when the package is first imported, so
+no module of it can import experta before.
 """
 from haircare_expert.engine import _compat  # noqa: F401  (must run before experta is imported)

@@ -45,6 +45,27 @@ class Planner:
         red_flag = rulebook.vocabulary.red_flag
         self.flags = {r.id: r.kind == "referral" or red_flag in r.concludes() for r in rulebook.rules}
         self.negates = {r.id: bool(r.negated_types()) for r in rulebook.rules}
+        self._compatible: dict[int, tuple[Pattern, list[Rule]]] = {}
+        self._checks: dict[int, tuple] = {}
+
+    def pattern_checks(self, pattern: Pattern, ftype) -> tuple[list[str], list]:
+        """(fields the pattern tests that a client answers, (field, predicate) of its tests but
+        variable bindings), worked out once per pattern."""
+        known = self._checks.get(id(pattern))
+        if known is None or known[0] is not pattern:
+            tested = [t.field for t in pattern.tests if not ftype.fields[t.field].generated]
+            checks = [(t.field, t.predicate()) for t in pattern.tests if t.op != "bind"]
+            known = self._checks[id(pattern)] = (pattern, tested, checks)
+        return known[1], known[2]
+
+    def producers_for(self, pattern: Pattern) -> list[Rule]:
+        """The rules with a declaration that could match ``pattern``, in rule order (worked out
+        once per pattern: it depends on the rules only, and a walk asks it thousands of times)."""
+        known = self._compatible.get(id(pattern))
+        if known is None or known[0] is not pattern:
+            rules = {rule.id: rule for rule, decl in self.producers.get(pattern.type, ()) if could_conclude(decl, pattern)}
+            known = self._compatible[id(pattern)] = (pattern, list(rules.values()))
+        return known[1]
 
     def plan(self, session: Session, consultation: Consultation) -> Plan:
         fired = consultation.fired_rules()
@@ -181,6 +202,7 @@ class _Walk:
         self.stable: dict[str, bool] = {}
         self.memo: dict[tuple, tuple[bool, frozenset]] = {}
         self.stack: set[str] = set()
+        self.inputs: dict = {}   # per walk: answered fields by input type, routine entries
         self.vocab = planner.book.vocabulary
 
     def rule(self, rule: Rule, negations_only: bool = False) -> tuple[bool, frozenset]:
@@ -250,9 +272,7 @@ class _Walk:
         if present and not negated and not self.p.varies[rule.id]:
             return True, set()
         ok, needs = present, set()
-        for producer, decl in self.p.producers.get(pattern.type, ()):
-            if not could_conclude(decl, pattern):
-                continue
+        for producer in self.p.producers_for(pattern):
             if producer.id in self.fired and not self.p.varies[producer.id]:
                 continue
             alive, more = self.rule(producer)
@@ -261,9 +281,32 @@ class _Walk:
                 needs |= more
         return ok, needs
 
+    def _answered(self, ftype) -> tuple[dict, dict]:
+        """(field -> answer, field -> answer key) of a one-fact input type, worked out once a
+        walk (every rule's patterns on the type ask it)."""
+        known = self.inputs.get(ftype.name)
+        if known is None:
+            keys = {fname: _field_key(self.vocab, ftype.name, fname) for fname in ftype.fields}
+            fields = {fname: self.answers[key] for fname, key in keys.items() if key in self.answers}
+            known = self.inputs[ftype.name] = (fields, keys)
+        return known
+
+    def _entries(self, products: tuple) -> list[tuple[str, dict]]:
+        """(answer-key prefix, fields answered) of each routine entry, worked out once a walk."""
+        known = self.inputs.get(("entries",))
+        if known is None:
+            known = []
+            for index, product in enumerate(products):
+                prefix = f"routine[{index}]."
+                fields = {"product": product, "entry": index}
+                fields.update({k[len(prefix):]: v for k, v in self.answers.items() if k.startswith(prefix)})
+                known.append((prefix, fields))
+            self.inputs[("entries",)] = known
+        return known
+
     def _input(self, pattern: Pattern) -> tuple[bool, set]:
         ftype = self.vocab.types[pattern.type]
-        tested = [t.field for t in pattern.tests if not ftype.fields[t.field].generated]
+        tested, checks = self.p.pattern_checks(pattern, ftype)
         if ftype.many:
             products = self.answers.get(PRODUCTS_KEY)
             if products is None:            # entries not known yet: the products question decides
@@ -271,22 +314,15 @@ class _Walk:
             if not isinstance(products, tuple):
                 return False, set()
             ok, needs = False, set()
-            for index, product in enumerate(products):
-                prefix = f"routine[{index}]."
-                fields = {"product": product, "entry": index}
-                fields.update({k[len(prefix):]: v for k, v in self.answers.items() if k.startswith(prefix)})
-                if _possible(pattern, fields):
+            for prefix, fields in self._entries(products):
+                if _passes(checks, fields):
                     ok = True
                     needs |= {prefix + f for f in tested if f not in fields}
             return ok, needs
-        fields = {}
-        for fname in ftype.fields:
-            key = _field_key(self.vocab, ftype.name, fname)
-            if key in self.answers:
-                fields[fname] = self.answers[key]
-        if not _possible(pattern, fields):
+        fields, keys = self._answered(ftype)
+        if not _passes(checks, fields):
             return False, set()
-        needs = {_field_key(self.vocab, ftype.name, f) for f in tested if f not in fields}
+        needs = {keys[f] for f in tested if f not in fields}
         if not pattern.tests and not fields:   # needs only that the section exists
             first = next((f for f in ftype.fields if not ftype.fields[f].generated), None)
             if first:
@@ -294,9 +330,11 @@ class _Walk:
         return True, needs
 
 
-def _possible(pattern: Pattern, fields: dict) -> bool:
-    """Whether a fact with these (partly answered) fields can still match the pattern."""
-    for test in pattern.tests:
-        if test.field in fields and test.op != "bind" and not test.predicate()(fields[test.field]):
+def _passes(checks: list, fields: dict) -> bool:
+    """Whether a fact with these (partly answered) fields can still match the pattern whose
+    (field, predicate) pairs are ``checks`` (see :meth:`Planner.pattern_checks`)."""
+    for fname, predicate in checks:
+        if fname in fields and not predicate(fields[fname]):
             return False
     return True
+
