@@ -19,6 +19,8 @@ class ExitCode(IntEnum):
     NOT_FOUND = 5        #: a named file or rule does not exist or cannot be read
     ENGINE = 6           #: inference failed (runaway rule cycle, engine fault)
     REPORT = 7           #: a report could not be rendered or written
+    STORE = 8            #: the records database is locked, read-only, full, newer or unreachable
+    CONFLICT = 9         #: a record was changed elsewhere meanwhile (reload and try again)
     INTERNAL = 70        #: a bug in haircare-expert itself (run with --traceback and report it)
     INTERRUPTED = 130    #: Ctrl-C
 
@@ -83,3 +85,16 @@ class ReportError(HaircareError):
     """Raised when a report cannot be rendered (template error, missing PDF libraries) or written."""
 
     exit_code = ExitCode.REPORT
+
+
+class StoreError(HaircareError):
+    """Raised when the records database cannot be opened, read or written (locked, read-only,
+    full, unreachable, or written by a newer haircare-expert)."""
+
+    exit_code = ExitCode.STORE
+
+
+class StoreConflictError(StoreError):
+    """Raised when a record was changed by another writer since it was read (a stale version)."""
+
+    exit_code = ExitCode.CONFLICT

@@ -15,6 +15,13 @@ EXAMPLES = sorted((ROOT / "facts" / "examples").glob("*.yaml"))
 SOURCES = (resources.files("haircare_expert.rules") / "sources.yaml").read_text(encoding="utf-8")
 
 
+@pytest.fixture(autouse=True)
+def _records_db(tmp_path_factory, monkeypatch):
+    """Every test keeps its client records in a database of its own, never the user's."""
+    folder = tmp_path_factory.mktemp("records")
+    monkeypatch.setenv("HAIRCARE_DB", str(folder / "records.sqlite3"))
+
+
 @pytest.fixture(scope="session")
 def advisor() -> Advisor:
     return Advisor()

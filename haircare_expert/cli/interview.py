@@ -1,73 +1,231 @@
-"""haircare interview: the terminal dialogue over the library's interview."""
+"""haircare interview: the terminal dialogue over the library's interview and the records store.
+
+Every interview is a consultation in the records database, committed after every answer: the
+next client is never refused, ``--resume`` lists or continues an unfinished one (with the
+``--save``/``-o``/``--session`` files it was started with), and ``--client NAME`` starts a
+follow-up visit from that client's last one.
+"""
 from __future__ import annotations
 
+import contextlib
+import datetime as _dt
+import os
 import sys
+from pathlib import Path
 
 import click
 
 from haircare_expert.cli.base import advisor, main, rules_option
+from haircare_expert.cli.records import _one_line, db_option, open_store, summary_lines
+from haircare_expert.errors import ProfileError, ReportError
 
-# -- haircare interview: the adaptive consultation (the dialogue lives in interview.py) ---------
-DEFAULT_SESSION = "haircare-session.yaml"
+#: What a follow-up's review accepts: keep the section as it was, or ask it again.
+_SAME = ("", "y", "yes", "same", "ok", "1")
+_CHANGE = ("n", "no", "change", "c", "2")
+
+
+@contextlib.contextmanager
+def _locked(path: str):
+    """Hold an exclusive lock on a session file for the life of the run (a ``.lock`` beside it).
+
+    The session itself is replaced atomically after every answer, so the lock lives on a
+    separate file; a second run on the same session gets a clear error instead of both
+    "succeeding" and one client being lost.
+    """
+    import fcntl
+    target = Path(path)
+    lock = target.with_name(f".{target.name}.lock")
+    try:
+        fd = os.open(lock, os.O_CREAT | os.O_RDWR, 0o600)
+    except OSError as exc:
+        raise ReportError(path, f"cannot lock the session file ({exc.strerror or exc})") from None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            raise ProfileError(path, "this session is open in another interview right now; finish "
+                                     "or quit that one first") from None
+        yield
+        with contextlib.suppress(OSError):
+            os.unlink(lock)
+    finally:
+        os.close(fd)
+
+
+def _same_file(a: str | None, b: str | None) -> bool:
+    if not a or not b:
+        return False
+    return os.path.realpath(a) == os.path.realpath(b)
 
 
 @main.command()
-@click.option("--resume", type=click.Path(dir_okay=False),
-              help="Continue the interview saved in this session file.")
+@click.option("--resume", is_flag=False, flag_value="", default=None, metavar="[ID]",
+              help="Without ID: list the unfinished consultations. With ID: continue that one "
+                   "(its --save, -o and --session files are remembered). A session FILE works too.")
+@click.option("--client", "client", metavar="NAME",
+              help="A follow-up visit: start from this client's last consultation; each section "
+                   "is shown to confirm or change.")
+@click.option("--consultant", help="The consultant's name (remembered for the next interviews).")
 @click.option("--session", "session_path", type=click.Path(dir_okay=False),
-              help=f"Keep the answers in this file, rewritten after every answer (default: "
-                   f"{DEFAULT_SESSION}). An existing file is never overwritten: --resume it.")
+              help="Also keep the answers in this portable session file, rewritten after every "
+                   "answer. An existing file is never overwritten: --resume it.")
 @click.option("--save", type=click.Path(dir_okay=False),
-              help="At the end, write the client's profile here (it loads with 'haircare advise').")
+              help="Write the client's profile here (after every answer; it loads with "
+                   "'haircare advise'). An existing file is not replaced without --force.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False),
               help="At the end, write the report here, in the format of its extension "
                    "(.txt .md .html .json .pdf); without it the text report is printed.")
-@click.option("--date", help="The consultation date to record (YYYY-MM-DD); otherwise it is "
-                             "asked, and may be left out.")
+@click.option("--force", is_flag=True, help="Let --save replace a file this interview did not write.")
+@click.option("--date", help="The consultation date (YYYY-MM-DD; default: today).")
+@db_option
 @rules_option
-def interview(resume, session_path, save, output, date, rules_dirs):
+def interview(resume, client, consultant, session_path, save, output, force, date, db, rules_dirs):
     """Interview a client, asking only what can still change the advice.
 
-    At any question type ? or why (why it is asked), back (revise the previous answer),
-    unknown (the client does not know) or quit (save and stop). The answers are saved after
-    every answer (and, with --save, the profile so far too). Answers may be piped on stdin;
-    the end of the input saves and stops.
+    Every interview is a new consultation in the records, saved after every answer. At any
+    question type ? or why (why it is asked), back (revise the previous answer), unknown (the
+    client does not know) or quit / exit / q (save and stop). Answers may be typed as numbers
+    or as the words shown, and may be piped on stdin; the end of the input saves and stops.
     """
-    import os
+    from haircare_expert.consult import interview as iv
+
+    if resume is not None and client:
+        raise click.UsageError("give --resume or --client, not both")
+    names = [("--save", save), ("-o", output), ("--session", session_path)]
+    for i, (opt_a, a) in enumerate(names):
+        for opt_b, b in names[i + 1:]:
+            if _same_file(a, b):
+                raise click.UsageError(f"{opt_a} and {opt_b} name the same file ({a})")
+    day = None
+    if date is not None:
+        try:
+            day = _dt.date.fromisoformat(date.strip()).isoformat()
+        except ValueError:
+            raise click.BadParameter(f"{date!r} is not a date; use YYYY-MM-DD",
+                                     param_hint="--date") from None
+
+    ctx = click.get_current_context()
+    db_hint = f" --db {db}" if db and ctx.get_parameter_source("db").name == "COMMANDLINE" else ""
+    with open_store(db) as store:
+        if resume == "":
+            unfinished = store.list(unfinished=True)
+            if not unfinished:
+                click.echo("No unfinished consultations.")
+                return
+            click.echo("Unfinished consultations:")
+            for line in summary_lines(unfinished):
+                click.echo(f"  {line}")
+            click.echo(f"Continue one with: haircare interview --resume ID{db_hint}")
+            return
+        _run(store, iv, resume=resume, client=client, consultant=consultant,
+             session_path=session_path, save=save, output=output, force=force, day=day,
+             rules_dirs=rules_dirs, db_hint=db_hint)
+
+
+def _run(store, iv, *, resume, client, consultant, session_path, save, output, force, day,
+         rules_dirs, db_hint):
+    from haircare_expert.yamlio import read_text
+
+    adv = advisor(rules_dirs)
+    previous = None                         # the visit a follow-up starts from
+    record = None
+    review: list[str] = []
+    by_file = resume is not None and not resume.strip().isdigit()
+    if resume is not None and not by_file:
+        record = store.get(int(resume))
+        remembered = record.targets
+        save = save or remembered.get("save")
+        output = output or remembered.get("output")
+        session_path = session_path or remembered.get("session")
+        review = list(remembered.get("review") or [])
+    elif by_file:                           # a portable session file
+        if session_path and not _same_file(session_path, resume):
+            raise click.UsageError("give --resume FILE or --session FILE, not both")
+        session_path = resume
+    elif session_path and os.path.lexists(session_path):
+        raise ProfileError(session_path, f"a saved interview is already here; continue it with "
+                                         f"--resume {session_path}, or name another --session FILE")
+    # the session file is locked before anything is read or written
+    with _locked(session_path) if session_path else contextlib.nullcontext():
+        if by_file:
+            session = iv.Session.parse(read_text(resume, ProfileError), resume, adv.vocabulary)
+            wanted = os.path.realpath(resume)
+            found = next((r for r in store.list(unfinished=True) if r.targets.get("session")
+                          and os.path.realpath(r.targets["session"]) == wanted), None)
+            if found is not None:            # the consultation this file belongs to
+                record = store.get(found.id)
+                save = save or record.targets.get("save")
+                output = output or record.targets.get("output")
+        if record is not None:
+            session = iv.Session.from_data(record.session, f"record {record.id}", adv.vocabulary)
+            if record.follows is not None:
+                with contextlib.suppress(Exception):
+                    previous = store.get(record.follows)
+        elif not by_file:
+            session = iv.Session()
+            if client:
+                previous = store.last_visit(client)
+                if previous is None:
+                    raise ProfileError(client, "no finished consultation of this client in the "
+                                               "records (see 'haircare records list'); start a new "
+                                               "one without --client")
+                session = iv.Session.from_data(previous.session, f"record {previous.id}", adv.vocabulary)
+                session.finished = False
+                for key in ("client.date", "client.consultant"):
+                    if key in session.answers:
+                        session.answers.pop(key)
+                        session.history.remove(key)
+        # an existing --save file is replaced only if this consultation wrote it, or with --force
+        owned = record is not None and _same_file(save, record.targets.get("save"))
+        if save and os.path.lexists(save) and not (force or owned):
+            raise ReportError(save, "a file is already here; the interview does not replace a file "
+                                    "it did not write (give another name, or --force)")
+
+        talk = iv.Interview(adv, session)
+        if record is None or day:
+            talk.preset("client.date", day or _dt.date.today().isoformat())
+        name = consultant or (store.setting("consultant") if record is None else "")
+        if name and name.strip():
+            talk.preset("client.consultant", name.strip()[:200], replace=bool(consultant))
+        if client:
+            talk.preset("client.name", client.strip()[:200])
+        targets = {"save": save, "output": output,
+                   "session": os.path.abspath(session_path) if session_path else None,
+                   "rules": [str(d) for d in rules_dirs]}
+        if record is None:
+            if previous is not None:
+                review = [section for section, _ in talk.review_sections()]
+            targets["review"] = review
+            record = store.start(client=client or "", rules_dirs=rules_dirs, targets=targets,
+                                 follows=previous.id if previous else None, session=session.to_data())
+        state = {"record": record}
+
+        def keep() -> None:
+            from haircare_expert.atomic import write_atomic
+            targets["review"] = review
+            state["record"] = store.save_answers(state["record"].id, talk.session.to_data(),
+                                                 version=state["record"].version, targets=targets)
+            if session_path:
+                write_atomic(session_path, talk.session.dump())
+            if save:  # the profile so far, in the profile format, after every answer too
+                write_atomic(save, iv.dump_profile(talk.session.profile()))
+
+        if not record.finished:
+            keep()
+        _dialogue(store, talk, iv, state, keep, review, previous, save, output, db_hint)
+
+
+def _dialogue(store, talk, iv, state, keep, review, previous, save, output, db_hint):
     import re
     import shutil
     import textwrap
 
     from haircare_expert.atomic import write_atomic
-    from haircare_expert.consult import interview as iv
-    from haircare_expert.errors import ProfileError
     from haircare_expert.render.formats import format_for, render
-    from haircare_expert.yamlio import read_text
 
-    if resume and session_path:
-        raise click.UsageError("give --resume FILE or --session FILE, not both")
-    path = resume or session_path or DEFAULT_SESSION
-    adv = advisor(rules_dirs)
-    if resume:
-        session = iv.Session.parse(read_text(path, ProfileError), path, adv.vocabulary)
-    elif os.path.exists(path):
-        raise ProfileError(path, f"a saved interview is already here; continue it with --resume {path}, "
-                                 "or keep the new one elsewhere with --session FILE")
-    else:
-        session = iv.Session()
-    talk = iv.Interview(adv, session)
-    if date:
-        try:
-            talk.preset("client.date", iv.parse_answer(talk.book.by_ask["client.date"], date))
-        except ProfileError as exc:
-            raise click.BadParameter(exc.what, param_hint="--date") from None
-
-    def keep() -> None:
-        write_atomic(path, talk.session.dump())
-        if save:  # the profile so far, in the profile format, after every answer too
-            write_atomic(save, iv.dump_profile(talk.session.profile()))
-
-    keep()
+    with contextlib.suppress(AttributeError, ValueError):
+        # a byte that is not UTF-8 becomes U+FFFD, which the interview refuses ("Sorry, ...")
+        sys.stdin.reconfigure(errors="replace")
     interactive = sys.stdin.isatty()
     if interactive:
         try:
@@ -79,26 +237,66 @@ def interview(resume, session_path, save, output, date, rules_dirs):
     def say(line: str = "") -> None:
         """One line, wrapped to the terminal (continuation lines indented under the text)."""
         if width and len(line) > width:
-            lead = re.match(r"\s*(?:[-+] |\d+\. |\()?", line).end()
+            lead = re.match(r"\s*(?:[-+–] |\d+\. |\()?", line).end()
             line = textwrap.fill(line, width, subsequent_indent=" " * lead,
                                  break_long_words=False, break_on_hyphens=False)
         click.echo(line)
 
-    say(f"Answers are saved in {path} after each one.")
-    say("At any question you may type: ? or why, back, unknown, quit.")
-    show = True
+    def ask() -> str | None:
+        try:
+            typed = input("> ")
+        except EOFError:
+            typed = None
+        if typed is None or not interactive:
+            click.echo(typed or "")       # a readable transcript when answers are piped
+        return typed
+
+    rec = state["record"]
+    resume_hint = f"haircare interview --resume {rec.id}{db_hint}"
+
+    def stopped() -> None:
+        say(f"Stopped. {len(talk.session.history)} answer(s) saved in consultation {rec.id}; "
+            f"continue with: {resume_hint}")
+        _remember(store, talk)
+
+    if rec.finished:
+        say(f"Consultation {rec.id} is already finished; here is its report again.")
+    else:
+        say(f"Consultation {rec.id}: the answers are saved in the records after each one.")
+        say("At any question you may type: ? or why, back, unknown, quit.")
     try:
-        while not talk.finished:
+        if review and previous is not None and not rec.finished:
+            say()
+            say(f"A follow-up visit: the answers from the last visit ({previous.date or 'no date'}) "
+                "are shown section by section.")
+            sections = dict(talk.review_sections())
+            while review:
+                name = review[0]
+                say()
+                for line in sections.get(name, []):
+                    say(line)
+                say("Still the same? (yes, or change to ask again)")
+                typed = ask()
+                answer = None if typed is None else typed.strip().lower()
+                if answer is None or answer in iv.dialogue.QUIT_WORDS:
+                    stopped()
+                    return
+                if answer in _SAME:
+                    review.pop(0)
+                elif answer in _CHANGE:
+                    talk.change_section(name)
+                    review.pop(0)
+                else:
+                    say("  Sorry, type yes (or press Enter) to keep it, or change to ask again.")
+                    continue
+                keep()
+        show = True
+        while not talk.finished and not rec.finished:
             if show:
                 say()
                 for line in talk.question_lines():
                     say(line)
-            try:
-                typed = input("> ")
-            except EOFError:
-                typed = None
-            if typed is None or not interactive:
-                click.echo(typed or "")       # a readable transcript when answers are piped
+            typed = ask()
             reply = talk.handle(typed) if typed is not None else iv.Reply("quit")
             if reply.changed:
                 keep()
@@ -106,23 +304,35 @@ def interview(resume, session_path, save, output, date, rules_dirs):
                 say(f"  {line}")
             for title in reply.new_advice:
                 say(f"  + advice: {title}")
+            for title in reply.withdrawn:
+                say(f"  – no longer advised: {title}")
             if reply.kind == "quit":
-                say(f"Stopped. {len(talk.session.history)} answer(s) saved in {path}; "
-                    f"continue with: haircare interview --resume {path}")
+                stopped()
                 return
             show = reply.kind in ("answered", "back")
     except KeyboardInterrupt:
-        click.echo(f"\nAnswers so far are saved in {path}.\n"
-                   f"Continue with: haircare interview --resume {path}", err=True)
+        click.echo(f"\nAnswers so far are saved in consultation {rec.id}.\n"
+                   f"Continue with: {resume_hint}", err=True)
         raise
-    talk.session.finished = True
-    keep()
+    consultation = talk.consultation()
+    if previous is not None and previous.record:
+        from haircare_expert.consult.followup import follow_up
+        follow_up(consultation, previous.record, talk.book, previous_id=previous.id)
+    if not rec.finished:
+        talk.session.finished = True
+        keep()
+        state["record"] = store.finish(rec.id, talk.session.to_data(), consultation,
+                                       version=state["record"].version)
+        _remember(store, talk)
     say()
     say("The interview is complete.")
     for line in talk.summary_lines():
         say(line)
-    consultation = talk.consultation()
+    if consultation.followup is not None:
+        for line in _followup_lines(consultation.followup):
+            say(line)
     if save:
+        write_atomic(save, iv.dump_profile(talk.session.profile()))
         say(f"Profile saved to {save}")
     if output:
         write_atomic(output, render(consultation, format_for(output)))
@@ -130,3 +340,24 @@ def interview(resume, session_path, save, output, date, rules_dirs):
     else:
         say()
         click.echo(render(consultation, "txt"), nl=False)
+    say(f"Saved in the records as consultation {rec.id}.")
+
+
+def _remember(store, talk) -> None:
+    """Remember the consultant's name for the next interview."""
+    name = talk.session.answers.get("client.consultant")
+    if isinstance(name, str) and name.strip():
+        store.set_setting("consultant", name.strip())
+
+
+def _followup_lines(followup) -> list[str]:
+    lines = [f"Since the last visit ({followup.previous_date or 'no date'}):"]
+    for label, items in (("gone", followup.gone), ("new", followup.new),
+                         ("products started", followup.started),
+                         ("products stopped", followup.stopped)):
+        if items:
+            lines.append(f"  {label}: {', '.join(_one_line(i) for i in items)}")
+    lines += [f"  {_one_line(change)}" for change in followup.plan_changes]
+    if len(lines) == 1:
+        lines.append("  nothing changed")
+    return lines

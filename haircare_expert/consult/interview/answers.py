@@ -89,7 +89,16 @@ def _choice(q: Question, text: str) -> str | None:
     for value, label in q.choices:
         if name == value or token == label.lower():
             return value
-    return None
+    # words of the label as shown ("oily" for "gets oily quickly"), when only one choice has them
+    if len(token) < 3 or token in _FILLER:
+        return None
+    pattern = re.compile(r"\b" + re.escape(" ".join(token.split())) + r"\b")
+    hits = [value for value, label in q.choices if pattern.search(" ".join(label.lower().split()))]
+    return hits[0] if len(hits) == 1 else None
+
+
+#: Words too common in the choices' labels to pick one of them.
+_FILLER = frozenset({"and", "the", "for", "with", "than", "more", "much", "usual", "very"})
 
 
 def allowed_words(q: Question) -> str:

@@ -20,6 +20,9 @@ from haircare_expert.knowledge.conditions import Var
 from haircare_expert.knowledge.rulebook import Rule
 from haircare_expert.model import Consultation
 
+#: Lone surrogates cannot be written as UTF-8: typed text holding one is refused.
+_SURROGATE_RE = re.compile("[\ud800-\udfff]")
+
 
 # -- the interview ---------------------------------------------------------------------------------
 @dataclass
@@ -30,6 +33,15 @@ class Reply:
     lines: list[str] = field(default_factory=list)
     changed: bool = False                       #: the answers changed: save the session now
     new_advice: list[str] = field(default_factory=list)
+    #: titles of advice the answer took back ("- no longer advised: ...")
+    withdrawn: list[str] = field(default_factory=list)
+
+
+#: Typed instead of an answer to stop (besides ``quit``): what people type to leave a prompt.
+QUIT_WORDS = ("quit", "exit", "q")
+#: The follow-up review's sections, in order: (name, heading); ``routine`` is the products.
+SECTIONS = (("scalp", "Scalp"), ("hair", "Hair"), ("goals", "Goals"), ("habits", "Habits"),
+            (PRODUCTS_KEY, "Products in use"))
 
 
 class Interview:
@@ -68,9 +80,10 @@ class Interview:
     def finished(self) -> bool:
         return self.current() is None
 
-    def preset(self, key: str, value: Any) -> None:
-        """Record an answer given on the command line (``--date``) if it is not answered yet."""
-        if key not in self.session.answers:
+    def preset(self, key: str, value: Any, replace: bool = False) -> None:
+        """Record an answer given on the command line (``--date``) if it is not answered yet
+        (or, with ``replace``, whatever was answered before)."""
+        if replace or key not in self.session.answers:
             self.session.answer(key, value)
             self._changed()
 
@@ -112,8 +125,12 @@ class Interview:
         slot = self.current()
         if slot is None:
             return Reply("finished", ["The interview is complete."])
+        if "\ufffd" in text or _SURROGATE_RE.search(text):
+            # a byte that is not UTF-8 (stdin decodes with errors="replace"): never store it
+            return Reply("bad", ["Sorry, that answer has a character that could not be read; "
+                                 "please type it again."])
         command = command_of(text)
-        if command == "quit":
+        if command == "quit" or text.strip().lower() in QUIT_WORDS:
             return Reply("quit")
         if command == "why":
             return Reply("why", self.why(slot))
@@ -123,14 +140,57 @@ class Interview:
             value = parse_answer(slot.question, text, slot.key)
         except ProfileError as exc:
             return Reply("bad", [f"Sorry, {exc.what}."])
-        before = {(a.rule, a.text) for a in self.consultation().advice}
+        before = {(a.rule, a.text): a.title for a in self.consultation().advice if a.kind != "note"}
         self.session.answer(slot.key, value)
         self._revise = None
         self._changed()
         self.session.finished = self.finished
-        new = [a.title for a in self.consultation().advice
-               if (a.rule, a.text) not in before and a.kind != "note"]
-        return Reply("answered", changed=True, new_advice=new)
+        after = {(a.rule, a.text): a.title for a in self.consultation().advice if a.kind != "note"}
+        new = [title for key, title in after.items() if key not in before]
+        # a line whose text only changed is not withdrawn: its rule still advises
+        still = {rule for rule, _ in after}
+        gone = list(dict.fromkeys(title for (rule, _), title in before.items() if rule not in still))
+        return Reply("answered", changed=True, new_advice=new, withdrawn=gone)
+
+    # -- a follow-up visit: review the last visit's answers section by section -------------------
+    def review_sections(self) -> list[tuple[str, list[str]]]:
+        """The answered sections as (name, lines in words) for a follow-up's review."""
+        answers = self.session.answers
+        out = []
+        for name, heading in SECTIONS:
+            keys = self._section_keys(name)
+            if not keys:
+                continue
+            lines = [f"{heading}:"]
+            for slot in self.book.slots(answers):
+                q = slot.question
+                if slot.key not in keys or q.per_entry:
+                    continue
+                lines.append(f"  {q.label}: {words(answers[slot.key])}")
+                if q.creates_entries and isinstance(answers[slot.key], tuple):
+                    for index, product in enumerate(answers[slot.key]):
+                        parts = [f"{s.question.label}: {words(answers[s.key])}"
+                                 for s in self.book.slots(answers) if s.entry == index and s.key in answers]
+                        lines.append(f"    {self.book.product_words(product)}"
+                                     + (": " + "; ".join(parts) if parts else ""))
+            out.append((name, lines))
+        return out
+
+    def _section_keys(self, name: str) -> list[str]:
+        if name == PRODUCTS_KEY:
+            return [k for k in self.session.answers if k == PRODUCTS_KEY or k.startswith("routine[")]
+        return [k for k in self.session.answers if k == name or k.startswith(name + ".")]
+
+    def change_section(self, name: str) -> list[str]:
+        """Forget a section's answers so the questions that can change the advice are asked again."""
+        keys = self._section_keys(name)
+        for key in keys:
+            self.session.answers.pop(key, None)
+            if key in self.session.history:
+                self.session.history.remove(key)
+        self.session.finished = False
+        self._changed()
+        return keys
 
     def back(self) -> Reply:
         key = self.session.undo()

@@ -90,6 +90,11 @@ class Session:
             sort_keys=False, default_flow_style=False, allow_unicode=True))
         return text
 
+    def to_data(self) -> dict:
+        """The session as plain data (JSON-safe): the same content as the session file."""
+        return {"schema": SESSION_SCHEMA, "profile": self.profile(),
+                "interview": {"finished": self.finished, "asked": list(self.history)}}
+
     @classmethod
     def parse(cls, text: str, where: str, vocabulary: Vocabulary) -> Session:
         """Read a session file's text; a malformed one is a ProfileError with file:line."""
@@ -97,12 +102,24 @@ class Session:
             data = yamlio.loads(text, where, ProfileError)
         except ValueError as exc:      # PyYAML's own error for an impossible date (2026-13-45)
             raise ProfileError(where, f"not valid YAML: {exc}") from None
+        return cls.from_data(data, where, vocabulary)
+
+    @classmethod
+    def from_data(cls, data: Any, where: str, vocabulary: Vocabulary) -> Session:
+        """A session from :meth:`to_data`'s data (or a parsed session file), checked against the
+        vocabulary; a malformed one is a ProfileError naming ``where`` (with the line in a file)."""
+        def at(mapping, key) -> str:
+            return f"{where}:{mapping.line_of(key)}" if isinstance(mapping, yamlio.LineDict) else where
+
         if not isinstance(data, dict) or data.get("schema") != SESSION_SCHEMA:
-            line = data.line_of("schema") if isinstance(data, yamlio.LineDict) else 1
-            raise ProfileError(f"{where}:{line}", f"not an interview session (expected 'schema: {SESSION_SCHEMA}')")
+            if isinstance(data, yamlio.LineDict):
+                line = at(data, "schema")
+            else:           # plain data names no line; a file whose top is not a mapping: line 1
+                line = where if isinstance(data, dict) else f"{where}:1"
+            raise ProfileError(line, f"not an interview session (expected 'schema: {SESSION_SCHEMA}')")
         for key in data:
             if key not in ("schema", "profile", "interview"):
-                raise ProfileError(f"{where}:{data.line_of(key)}", f"unknown key {key!r}; allowed: schema, profile, interview")
+                raise ProfileError(at(data, key), f"unknown key {key!r}; allowed: schema, profile, interview")
         profile = data.get("profile") or yamlio.LineDict()
         client, facts = vocabulary.profile_facts(profile, where)
         session = cls()
@@ -126,17 +143,18 @@ class Session:
 
         state = data.get("interview") or yamlio.LineDict()
         if not isinstance(state, dict):
-            raise ProfileError(f"{where}:{data.line_of('interview')}", "interview: expected a mapping with 'asked' and 'finished'")
+            raise ProfileError(at(data, "interview"), "interview: expected a mapping with 'asked' and 'finished'")
         asked = state.get("asked") or []
-        at = f"{where}:{state.line_of('asked')}" if isinstance(state, yamlio.LineDict) else where
+        at_asked = at(state, "asked")
         if not isinstance(asked, list) or not all(isinstance(k, str) for k in asked):
-            raise ProfileError(at, "interview.asked: expected a list of question keys")
+            raise ProfileError(at_asked, "interview.asked: expected a list of question keys")
         finished = state.get("finished", False)
         if not isinstance(finished, bool):
-            raise ProfileError(f"{where}:{state.line_of('finished')}", "interview.finished: expected true or false")
+            raise ProfileError(at(state, "finished"), "interview.finished: expected true or false")
         history: list[str] = []
         for index, key in enumerate(asked):
-            line = f"{at.rsplit(':', 1)[0]}:{int(at.rsplit(':', 1)[1]) + 1 + index}" if at != where else where
+            line = (f"{at_asked.rsplit(':', 1)[0]}:{int(at_asked.rsplit(':', 1)[1]) + 1 + index}"
+                    if at_asked != where else where)
             if not _KEY_RE.match(key) or key in history:
                 raise ProfileError(line, f"interview.asked: {key!r} is not a question key or is listed twice")
             if key not in session.answers:
