@@ -56,8 +56,9 @@ def terminal_json(client: dict, typed_answers: list[str], tmp_path: Path) -> dic
     """The JSON record ``haircare interview`` writes for the same answers, typed in order."""
     from haircare_expert import cli
     out = tmp_path / "terminal.json"
-    lines = [client.get("name", ""), client.get("consultant", ""), client.get("date", ""), *typed_answers]
-    result = CliRunner().invoke(cli.main, ["interview", "--session", str(tmp_path / "terminal-session.yaml"),
-                                           "-o", str(out)], input="\n".join(lines) + "\n")
+    lines = [client.get("name", ""), *typed_answers]
+    result = CliRunner().invoke(cli.main, [
+        "interview", "--db", f"sqlite:///{tmp_path / 'terminal.db'}", "--date", client["date"],
+        "--consultant", client["consultant"], "-o", str(out)], input="\n".join(lines) + "\n")
     assert result.exit_code == 0, result.output
     return json.loads(out.read_text(encoding="utf-8"))

@@ -65,13 +65,22 @@ class Desk:
         if not parsed["client.name"]:
             raise ProfileError("client name", "please give the client's name, so the record can be found again")
         with self.lock:
-            record = self.store.start(client=parsed["client.name"], consultant=parsed["client.consultant"],
-                                      date=parsed["client.date"], rules_dirs=self.rules_dirs,
-                                      targets={"save": None, "output": None}, follows=None)
             talk = iv.Interview(self.advisor, iv.Session(), self.book)
             for key, value in parsed.items():
                 talk.preset(key, value)
-            return self.save(Visit(record, talk))
+            record = self.store.start(client=parsed["client.name"], consultant=parsed["client.consultant"],
+                                      date=parsed["client.date"], rules_dirs=self.rules_dirs,
+                                      targets={"save": None, "output": None}, follows=None,
+                                      session=talk.session.to_data())
+            if parsed["client.consultant"]:     # remembered for the next client, as the terminal does
+                self.store.set_setting("consultant", parsed["client.consultant"])
+            self._remember(record, talk)
+            return Visit(record, talk)
+
+    def consultant(self) -> str:
+        """The consultant's name last used here or at the terminal."""
+        with self.lock:
+            return self.store.setting("consultant")
 
     def open(self, record_id: int) -> Visit:
         """The consultation ``record_id`` with its interview rebuilt (NotFoundError if absent)."""

@@ -154,7 +154,7 @@ def start():
     text = request.args.get("q", "").strip()[:100]
     found = desk().search(text) if text else None
     return render_template("start.html", unfinished=desk().unfinished(), found=found, query=text,
-                           consultant=session.get("consultant", ""), date=today(), error=None,
+                           consultant=session.get("consultant") or desk().consultant(), date=today(), error=None,
                            client="")
 
 
