@@ -95,7 +95,7 @@ def test_every_command_has_help(command):
 def test_python_dash_m_runs_from_another_directory(tmp_path):
     result = subprocess.run([sys.executable, "-m", "haircare_expert", "advise", str(EXAMPLES[0]), "--format", "txt"],
                             capture_output=True, text=True, cwd=tmp_path)
-    assert result.returncode == 0 and "HAIR AND SCALP CARE ADVICE" in result.stdout
+    assert result.returncode == 0 and "YOUR HAIR AND SCALP CARE PLAN" in result.stdout
 
 
 @pytest.mark.parametrize("args", [["advise"], ["nope"], ["advise", "x.yaml", "--format", "doc"]])

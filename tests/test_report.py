@@ -26,7 +26,7 @@ GOLDEN = Path(__file__).resolve().parent / "golden"
 EXAMPLE_DIR = ROOT / "facts" / "examples"
 DRY = EXAMPLE_DIR / "dry-flaky-scalp.yaml"        # referrals, warnings, recommendations, week
 RED = EXAMPLE_DIR / "red-flags.yaml"              # a doctor comes first
-GOLDEN_PROFILES = [DRY, EXAMPLE_DIR / "frizzy-curls-heat.yaml"]
+GOLDEN_PROFILES = [DRY, EXAMPLE_DIR / "frizzy-curls-heat.yaml", RED, EXAMPLE_DIR / "serum-misuse.yaml"]
 TEXT_FORMATS = ("html", "md", "txt")
 
 
@@ -38,6 +38,11 @@ def dry(advisor):
 @pytest.fixture(scope="module")
 def referral(advisor):
     return advisor.consult_file(RED)
+
+
+def record(consultation, fmt, **options):
+    """The consultant's record (these tests cover it; tests/test_handout.py covers the handout)."""
+    return render(consultation, fmt, "consultant", **options)
 
 
 def plain(text: str) -> str:
@@ -62,7 +67,7 @@ def position(text: str, needle: str) -> int:
 @pytest.mark.parametrize("fmt", TEXT_FORMATS)
 def test_report_shows_the_content_list_in_order(dry, fmt):
     view = report_view(dry)
-    text = plain(render(dry, fmt))
+    text = plain(record(dry, fmt))
     alert = view["alerts"][0]
     rec = next(r for r in view["recommendations"] if r["howtos"])
     how = rec["howtos"][0]
@@ -87,7 +92,7 @@ def test_report_shows_the_content_list_in_order(dry, fmt):
 
 @pytest.mark.parametrize("fmt", TEXT_FORMATS)
 def test_referrals_come_first_and_are_labelled_in_words(referral, fmt):
-    text = plain(render(referral, fmt))
+    text = plain(record(referral, fmt))
     refer = next(a for a in referral.advice if a.kind == "referral")
     other = next(a for a in referral.advice if a.kind != "referral")
     label = position(text, "See a doctor")
@@ -96,7 +101,7 @@ def test_referrals_come_first_and_are_labelled_in_words(referral, fmt):
 
 
 def test_html_sets_referrals_and_warnings_apart_with_a_border_and_label(dry):
-    html = render(dry, "html")
+    html = record(dry, "html")
     css = (ROOT / "reports" / "report.css").read_text(encoding="utf-8")
     assert '<article class="advice referral"' in html and '<article class="advice warning"' in html
     assert re.search(r"\.advice\.referral\s*{[^}]*border:", css)
@@ -105,7 +110,7 @@ def test_html_sets_referrals_and_warnings_apart_with_a_border_and_label(dry):
 
 
 def test_html_is_made_for_a4_print_with_page_numbers_and_unsplit_blocks(dry):
-    html = render(dry, "html")
+    html = record(dry, "html")
     assert "size: A4" in html
     assert "counter(page)" in html and "counter(pages)" in html
     assert re.search(r"\.advice[^{]*{[^}]*break-inside: avoid", html)
@@ -123,7 +128,7 @@ def test_each_recommendation_is_followed_by_its_how_to_steps(dry):
     paired = [r for r in view["recommendations"] if r["howtos"]]
     assert paired, "the example should pair at least one recommendation with its how-to"
     rec, how = paired[0], paired[0]["howtos"][0]
-    md = render(dry, "md")
+    md = record(dry, "md")
     assert re.search(rf"### {rec['n']}\. [^#]*#### {how['n']}\. ", md)
     assert how["n"] == rec["n"] + 1
 
@@ -171,7 +176,7 @@ def test_a_how_to_is_printed_once_under_the_first_recommendation_of_its_product(
     pairs = {r["rule"]: [h["rule"] for h in r["howtos"]] for r in view["recommendations"]}
     assert pairs == {"rec-a": ["how-serum"], "rec-b": []}
     assert [h["rule"] for h in view["other_howtos"]] == ["how-shampoo"]
-    text = render(consultation, "txt")
+    text = record(consultation, "txt")
     assert text.count("How to apply it") == 2  # once in the body, once in the audit appendix
     assert text.index("Recommendation A") < text.index("How to apply it") < text.index("Recommendation B")
     assert "HOW TO USE YOUR PRODUCTS" in text
@@ -182,7 +187,7 @@ def test_a_report_without_any_advice_still_carries_summary_disclaimer_and_kb(min
     consultation = advisor.consult({"client": {"name": "Quiet Client"}, "scalp": {"symptoms": []}})
     assert consultation.advice == []
     for fmt in TEXT_FORMATS:
-        text = plain(render(consultation, fmt))
+        text = plain(record(consultation, fmt))
         marks = [position(text, "Quiet Client"), position(text, "Nothing in your answers calls for a change"),
                  position(text, "Knowledge base"), position(text, DISCLAIMER)]
         assert marks == sorted(marks)
@@ -193,7 +198,7 @@ def test_audit_appendix_names_rule_matched_facts_with_origin_and_sources(dry):
     view = report_view(dry)
     derived = next(e for e in view["printed"] if e["answers"])
     for fmt in TEXT_FORMATS:
-        text = plain(render(dry, fmt))
+        text = plain(record(dry, fmt))
         appendix = text[position(text, "why each line was given"):]
         for advice in dry.advice:
             position(appendix, advice.rule)
@@ -206,7 +211,7 @@ def test_audit_appendix_names_rule_matched_facts_with_origin_and_sources(dry):
 def test_a_consultation_without_its_rulebook_still_renders_with_source_ids(dry):
     import dataclasses
     bare = dataclasses.replace(dry, rulebook=None)
-    text = plain(render(bare, "txt"))
+    text = plain(record(bare, "txt"))
     position(text, "serum-vs-mask, section \u201cWhat are the side effects of hair serum?\u201d")
     assert "Hair Serum Vs. Hair Mask - Know the Difference" not in text
     position(text, DISCLAIMER)
@@ -219,7 +224,7 @@ def test_matched_facts_are_described_in_words_with_where_they_came_from(dry):
 
 def test_txt_report_wraps_to_90_columns(dry, referral):
     for consultation in (dry, referral):
-        lines = render(consultation, "txt").splitlines()
+        lines = record(consultation, "txt").splitlines()
         assert max(len(line) for line in lines) <= 90
 
 
@@ -244,7 +249,7 @@ def test_custom_rules_and_source_conflicts_are_reported(rule_folder, tmp_path):
     consultation = Advisor(extra_rules=[folder]).consult_file(DRY)
     assert consultation.knowledge_base.get("custom")
     for fmt in TEXT_FORMATS:
-        text = plain(render(consultation, fmt))
+        text = plain(record(consultation, fmt))
         assert "Custom rules were used." in text
         position(text, "Rules added by the custom folder(s): custom-serum-frequency.")
         sources = position(text, "Where the sources disagree")
@@ -260,11 +265,11 @@ def test_client_text_is_escaped_never_executed(advisor):
     profile = {"client": {"name": "<script>alert('x')</script> *Eve*", "consultant": "A & B"},
                "scalp": {"symptoms": ["flaking"]}}
     consultation = advisor.consult(profile)
-    html = render(consultation, "html")
+    html = record(consultation, "html")
     assert "<script>" not in html
     assert "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;" in html
     assert "A &amp; B" in html
-    md = render(consultation, "md")
+    md = record(consultation, "md")
     assert "<script>" not in md and "&lt;script&gt;" in md
     assert r"\*Eve\*" in md
 
@@ -273,7 +278,7 @@ def test_a_template_typo_is_a_report_error_not_a_blank(dry, monkeypatch):
     env = make_environment(DictLoader({"report.txt.j2": "Client: {{ client.name }}\n{{ clinet.name }}\n"}))
     monkeypatch.setattr(report, "_ENV", env)
     with pytest.raises(ReportError) as info:
-        render(dry, "txt")
+        record(dry, "txt")
     assert info.value.where == "reports/report.txt.j2:2"
     assert "clinet" in info.value.what
 
@@ -281,12 +286,12 @@ def test_a_template_typo_is_a_report_error_not_a_blank(dry, monkeypatch):
 def test_a_broken_template_is_a_report_error(dry, monkeypatch):
     monkeypatch.setattr(report, "_ENV", make_environment(DictLoader({"report.md.j2": "{% if %}"})))
     with pytest.raises(ReportError, match="template error"):
-        render(dry, "md")
+        record(dry, "md")
 
 
 def test_an_unknown_format_is_a_report_error(dry):
     with pytest.raises(ReportError, match="formats: json, txt, md, html, pdf"):
-        render(dry, "docx")
+        record(dry, "docx")
 
 
 @pytest.mark.parametrize("failure", [ImportError("No module named 'weasyprint'"),
@@ -302,7 +307,7 @@ def test_pdf_without_weasyprint_or_pango_is_a_clear_report_error(dry, monkeypatc
     monkeypatch.delitem(sys.modules, "weasyprint", raising=False)
     monkeypatch.setattr(builtins, "__import__", fake_import)
     with pytest.raises(ReportError) as info:
-        render(dry, "pdf")
+        record(dry, "pdf")
     assert info.value.where == "pdf"
     assert str(failure) in info.value.what
     assert "pip install weasyprint" in info.value.what
@@ -313,7 +318,7 @@ def test_pdf_without_weasyprint_or_pango_is_a_clear_report_error(dry, monkeypatc
 def test_pdf_has_pages_with_the_client_name_and_the_disclaimer(referral):
     pypdf = pytest.importorskip("pypdf", reason="reading the PDF back needs pypdf (pip install .[test])")
     import io
-    data = render(referral, "pdf")
+    data = record(referral, "pdf")
     assert data.startswith(b"%PDF")
     pages = pypdf.PdfReader(io.BytesIO(data)).pages
     assert len(pages) >= 1
@@ -345,12 +350,16 @@ def test_written_reports_get_ordinary_file_permissions(tmp_path):
 # -- golden files ------------------------------------------------------------------------
 
 @pytest.mark.parametrize("fmt", ["md", "txt"])
+@pytest.mark.parametrize("audience", ["client", "consultant"])
 @pytest.mark.parametrize("profile", GOLDEN_PROFILES, ids=lambda p: p.stem)
-def test_golden_reports(advisor, profile, fmt):
-    """Markdown and text reports match tests/golden/ (UPDATE_GOLDEN=1 rewrites them)."""
+def test_golden_reports(advisor, profile, audience, fmt):
+    """The handout and the record, in Markdown and text, match tests/golden/ (UPDATE_GOLDEN=1
+    rewrites them): a change to what a client or a consultant reads is always reviewed."""
     # the KB fingerprint changes with any rule edit, even one these clients never see
-    text = re.sub(r"sha256:[0-9a-f]+", "sha256:<fingerprint>", render(advisor.consult_file(profile), fmt))
-    golden = GOLDEN / f"{profile.stem}.{fmt}"
+    text = re.sub(r"sha256:[0-9a-f]+", "sha256:<fingerprint>",
+                  render(advisor.consult_file(profile), fmt, audience))
+    kind = "handout" if audience == "client" else "record"
+    golden = GOLDEN / f"{profile.stem}.{kind}.{fmt}"
     if os.environ.get("UPDATE_GOLDEN") == "1":
         golden.write_text(text, encoding="utf-8")
     assert golden.exists(), f"no golden file {golden.name}: run UPDATE_GOLDEN=1 pytest {__file__} -k golden"
@@ -363,4 +372,4 @@ def test_every_example_profile_renders_in_every_text_format(advisor):
     for example in EXAMPLES:
         consultation = advisor.consult_file(example)
         for fmt in TEXT_FORMATS:
-            assert DISCLAIMER.split(".")[0] in plain(render(consultation, fmt))
+            assert DISCLAIMER.split(".")[0] in plain(record(consultation, fmt))

@@ -24,7 +24,7 @@ from haircare_expert.engine.evaluator import MISSING, Failure, TestOutcome, coul
 from haircare_expert.knowledge.conditions import Not, Pattern, Test
 from haircare_expert.knowledge.rulebook import Rule, Rulebook
 from haircare_expert.model import Consultation, Fact, Firing, plain
-from haircare_expert.render.view import join_words
+from haircare_expert.render.wording import join_words
 
 SCHEMA = "haircare-explanation/1"
 #: How many levels of "this rule could have concluded it, but ..." a why-not follows.

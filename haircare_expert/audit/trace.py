@@ -7,35 +7,13 @@ and :func:`render_text` write it out.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 from haircare_expert.model import Consultation, Fact, plain
+from haircare_expert.render.wording import clean, show_value
+from haircare_expert.render.wording import describe_fact_for_auditor as describe_fact
+from haircare_expert.render.wording import origin_words_for_auditor as origin_words
 
 SCHEMA = "haircare-trace/1"
-
-
-def show_value(value: Any) -> str:
-    """A fact value in words: lists in brackets, booleans as true/false."""
-    if isinstance(value, tuple):
-        return "[" + ", ".join(map(str, value)) + "]"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
-
-
-def describe_fact(fact: Fact) -> str:
-    """A short description of a fact: ``scalp: symptoms=[flaking, itching]``."""
-    fields = ", ".join(f"{k}={show_value(v)}" for k, v in fact.fields.items())
-    return f"{fact.type}: {fields}" if fields else f"{fact.type} (no answers)"
-
-
-def origin_words(origin: str) -> str:
-    """Where a fact came from, in words."""
-    if origin.startswith("profile:"):
-        return f"client's answer, {origin}"
-    if origin.startswith("rule:"):
-        return f"concluded by rule {origin[5:]}"
-    return origin
 
 
 @dataclass
@@ -103,7 +81,7 @@ def to_json(consultation: Consultation, rulebook=None) -> dict:
 def render_text(consultation: Consultation, rulebook=None) -> str:
     """The trace as plain text, one block per firing."""
     kb = consultation.knowledge_base
-    lines = [f"Firing sequence for {consultation.client.get('name') or 'the client'} "
+    lines = [f"Firing sequence for {clean(consultation.client.get('name') or '') or 'the client'} "
              f"(knowledge base {kb.get('version', '?')}, {kb.get('rules', '?')} rules, "
              f"{kb.get('fingerprint', '?')})", "", "Input facts:"]
     for fact in consultation.facts:

@@ -8,21 +8,36 @@ import click
 from haircare_expert.cli.base import advisor, emit, main, rulebook, rules_option
 
 
+def _text_is_txt(ctx, param, value):
+    """``--format text`` and ``--format txt`` are the same format (every command takes both)."""
+    return "txt" if value == "text" else value
+
+
 @main.command()
 @click.argument("profile", type=click.Path(dir_okay=False))
-@click.option("--format", "fmt", type=click.Choice(["html", "pdf", "md", "txt", "json"]),
-              help="Report format (default: from the -o extension, else txt).")
+@click.option("--format", "fmt", type=click.Choice(["html", "pdf", "md", "txt", "text", "json"]),
+              callback=_text_is_txt, help="Report format (default: from the -o extension, else txt).")
+@click.option("--for", "audience", type=click.Choice(["client", "consultant"]), default="client",
+              show_default=True, help="The client's handout (1-2 pages, no rule ids) or the "
+              "consultant's record (every line with its rule, facts and sources, and the audit appendix).")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True),
-              help="Write the report to this file (atomically) instead of stdout.")
+              help="Write the report to this file (atomically) instead of stdout; its extension "
+              "names the format unless --format does.")
 @rules_option
-def advise(profile, fmt, output, rules_dirs):
-    """Print the advice report for the client described in PROFILE (YAML or JSON)."""
+def advise(profile, fmt, audience, output, rules_dirs):
+    """Print the advice for the client described in PROFILE (YAML or JSON): her handout, or
+    with --for consultant the consultant's record."""
+    from haircare_expert.errors import ReportError
     from haircare_expert.render.formats import format_for, render
-    consultation = advisor(rules_dirs).consult_file(profile)
-    fmt = fmt or format_for(output)
+    if not fmt:
+        try:
+            fmt = format_for(output)
+        except ReportError as exc:
+            raise click.UsageError(exc.what) from None
     if fmt == "pdf" and not output:
         raise click.UsageError("a PDF report needs -o FILE")
-    emit(render(consultation, fmt), output)
+    consultation = advisor(rules_dirs).consult_file(profile)
+    emit(render(consultation, fmt, audience), output)
 
 
 # -- haircare batch: many profiles, JSON lines in and out (the work is in batch.py) ------------
@@ -53,8 +68,8 @@ def batch(profiles, output, jobs, rules_dirs):
 
 @main.command()
 @click.argument("products", nargs=-1, required=True)
-@click.option("--format", "fmt", type=click.Choice(["txt", "md", "json"]), default="txt",
-              show_default=True, help="Output format.")
+@click.option("--format", "fmt", type=click.Choice(["txt", "text", "md", "json"]), default="txt",
+              show_default=True, callback=_text_is_txt, help="Output format.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True),
               help="Write the table to this file (atomically) instead of stdout.")
 @rules_option

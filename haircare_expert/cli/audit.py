@@ -9,8 +9,9 @@ from haircare_expert.cli.base import advisor, emit, main, rules_option
 from haircare_expert.errors import ExitCode
 
 # -- audit: haircare explain | trace | replay ---------------------------------------------------
-AUDIT_FORMAT = click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
-                            show_default=True, help="Output format.")
+AUDIT_FORMAT = click.option("--format", "fmt", type=click.Choice(["text", "txt", "json"]), default="text",
+                            show_default=True, help="Output format.",
+                            callback=lambda ctx, param, value: "text" if value == "txt" else value)  # txt = text
 
 
 def _dump(data) -> str:

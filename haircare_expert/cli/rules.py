@@ -10,8 +10,9 @@ from haircare_expert.errors import ExitCode
 from haircare_expert.model import RULE_KINDS
 
 # -- knowledge-base tools: haircare rules list | show | lint | test ----------------------------
-FORMAT_OPTION = click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
-                             show_default=True, help="Output format.")
+FORMAT_OPTION = click.option("--format", "fmt", type=click.Choice(["text", "txt", "json"]), default="text",
+                             show_default=True, help="Output format.",
+                             callback=lambda ctx, param, value: "text" if value == "txt" else value)  # txt = text
 
 
 def _json(data) -> None:

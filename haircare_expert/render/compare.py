@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from haircare_expert.errors import NotFoundError, ReportError, RuleError
 from haircare_expert.knowledge.rulebook import Rulebook
 from haircare_expert.render.formats import md_escape
+from haircare_expert.render.wording import text_table
 
 #: The tag that marks a product-knowledge rule.
 KNOWLEDGE_TAG = "product-knowledge"
@@ -164,21 +165,13 @@ def _text(c: Comparison, width: int) -> str:
     label_w = max(len(label) for _, label in FACETS)
     n = len(c.products)
     col_w = max(20, (width - label_w - 3 * n - 4) // n)
-    rule_line = "+" + "-" * (label_w + 2) + ("+" + "-" * (col_w + 2)) * n + "+"
-
-    def row(cells: list[list[str]]) -> list[str]:
-        height = max(len(cell) for cell in cells)
-        return ["| " + " | ".join(cell[i].ljust(w) if i < len(cell) else " " * w
-                                  for cell, w in zip(cells, [label_w] + [col_w] * n)) + " |"
-                for i in range(height)]
-
     names = " vs ".join(p.name.upper() for p in c.products)
-    out = [names, "=" * len(names), "", rule_line]
-    out += row([[""]] + [[p.name] for p in c.products])
-    out.append(rule_line.replace("-", "="))
-    for label, cells in c.rows():
-        out += row([textwrap.wrap(label, label_w)] + [_cell_lines(cell, label, col_w) for cell in cells])
-        out.append(rule_line)
+    out = [names, "=" * len(names), ""]
+    out += text_table([label_w] + [col_w] * n,
+                      [[textwrap.wrap(label, label_w)] + [_cell_lines(cell, label, col_w) for cell in cells]
+                       for label, cells in c.rows()],
+                      header=[[""]] + [[p.name] for p in c.products], header_rule="=",
+                      rule_between_rows=True)
     out.append("")
     out.append("Generated from the knowledge base, rule by rule:")
     for p in c.products:

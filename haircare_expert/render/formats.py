@@ -6,8 +6,10 @@ printed by WeasyPrint, imported only when a PDF is asked for).
 from __future__ import annotations
 
 import json
+import logging
 import re
 import textwrap
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -16,9 +18,17 @@ from jinja2 import BaseLoader, Environment, PackageLoader, StrictUndefined, Temp
 from haircare_expert import yamlio
 from haircare_expert.errors import ReportError
 from haircare_expert.model import Consultation
-from haircare_expert.render.view import words
+from haircare_expert.render.wording import clean, escape_json_text, text_calendar, text_ticks, words
 
 FORMATS = ("json", "txt", "md", "html", "pdf")
+#: Other names for the formats, accepted by every ``--format`` option and as ``-o`` extensions.
+ALIASES = {"text": "txt", "markdown": "md", "htm": "html"}
+#: Who a report is for: the client's handout, or the consultant's record (everything).
+AUDIENCES = ("client", "consultant")
+#: Template stem per audience.
+TEMPLATES = {"client": "handout", "consultant": "report"}
+#: The most pages a printed handout may have (DESIGN.md, "Reports").
+HANDOUT_PAGES = 2
 #: Width of the plain-text report.
 TEXT_WIDTH = 90
 _ENV: Environment | None = None
@@ -46,23 +56,6 @@ def quote(text: str, prefix: str = "> ") -> str:
     return "\n".join(prefix + line if line.strip() else bare for line in str(text).strip("\n").split("\n"))
 
 
-def text_calendar(week: list[dict], width: int = TEXT_WIDTH - 3) -> str:
-    """The week as a plain-text grid, one row per day: day, wash day or not, what to use."""
-    day_w, wash_w = 9, 8
-    item_w = width - (day_w + wash_w + 10)
-    rule = f"+{'-' * (day_w + 2)}+{'-' * (wash_w + 2)}+{'-' * (item_w + 2)}+"
-    lines = [rule, f"| {'Day':<{day_w}} | {'Wash day':<{wash_w}} | {'Use':<{item_w}} |", rule]
-    for day in week:
-        text = "; ".join(" ".join(str(i).split()) for i in day["items"]) or "-"
-        parts = textwrap.wrap(text, width=item_w, break_long_words=True) or ["-"]
-        for i, part in enumerate(parts):
-            name = day["name"] if i == 0 else ""
-            wash = ("yes" if day["wash"] else "-") if i == 0 else ""
-            lines.append(f"| {name:<{day_w}} | {wash:<{wash_w}} | {part:<{item_w}} |")
-    lines.append(rule)
-    return "\n".join(lines)
-
-
 def make_environment(loader: BaseLoader | None = None) -> Environment:
     """A Jinja environment for the report templates: StrictUndefined (a typo in a template is an
     error, not a blank) and autoescaping for HTML (client text is shown, never executed)."""
@@ -78,7 +71,9 @@ def make_environment(loader: BaseLoader | None = None) -> Environment:
     env.filters["md"] = md_escape
     env.filters["quote"] = quote
     env.filters["rstrip"] = lambda text: str(text).rstrip()
+    env.filters["clean"] = clean
     env.globals["text_calendar"] = text_calendar
+    env.globals["text_ticks"] = text_ticks
     return env
 
 
@@ -90,39 +85,73 @@ def environment() -> Environment:
     return _ENV
 
 
+def format_name(name: str) -> str | None:
+    """The canonical format for a name or alias (``text`` -> ``txt``), or None if unknown."""
+    name = name.lower()
+    name = ALIASES.get(name, name)
+    return name if name in FORMATS else None
+
+
+def known_formats() -> str:
+    """The format names a user may give, for error messages."""
+    return ", ".join(list(FORMATS) + sorted(ALIASES))
+
+
 def format_for(path: str | Path | None, default: str = "txt") -> str:
-    """The report format named by a file's extension (``report.html`` -> ``html``)."""
+    """The report format named by a file's extension (``report.html`` -> ``html``).
+
+    No path, or a path without an extension, gives ``default``; an extension that names no
+    format is a :class:`ReportError` that lists the known ones.
+    """
     if path is None:
         return default
-    suffix = Path(str(path)).suffix.lower().lstrip(".")
-    aliases = {"markdown": "md", "text": "txt", "htm": "html"}
-    suffix = aliases.get(suffix, suffix)
-    return suffix if suffix in FORMATS else default
+    suffix = Path(str(path)).suffix.lstrip(".")
+    if not suffix or str(path) == "-":
+        return default
+    fmt = format_name(suffix)
+    if fmt is None:
+        raise ReportError(str(path), f"unknown report format '.{suffix}'; known formats: {known_formats()}")
+    return fmt
 
 
 def to_json(consultation: Consultation) -> str:
     """The contract JSON, byte-identical for the same input."""
-    return json.dumps(consultation.to_json(), indent=2, ensure_ascii=False) + "\n"
+    return escape_json_text(json.dumps(consultation.to_json(), indent=2, ensure_ascii=False)) + "\n"
 
 
-def render(consultation: Consultation, fmt: str, context: dict | None = None,
+def render(consultation: Consultation, fmt: str, audience: str = "client", context: dict | None = None,
            rulebook=None) -> str | bytes:
-    """Render a consultation in ``fmt``; PDF comes back as bytes, the rest as text.
+    """Render a consultation in ``fmt`` for ``audience``; PDF comes back as bytes, the rest as text.
 
-    ``rulebook`` defaults to the one that produced the consultation (source titles, the fields
-    each rule tested). Raises :class:`ReportError` for an unknown format, a template error or
-    a PDF that cannot be made.
+    ``audience`` is ``client`` (the handout: the plan, the week, no rule ids) or ``consultant``
+    (the record: every line with its rule, facts and sources, and the audit appendix); the JSON
+    is the audit record for both. ``rulebook`` defaults to the one that produced the
+    consultation. Raises :class:`ReportError` for an unknown format or audience, a template
+    error or a PDF that cannot be made.
     """
+    fmt = format_name(fmt) or fmt
     if fmt not in FORMATS:
         raise ReportError(fmt, f"unknown report format; formats: {', '.join(FORMATS)}")
+    if audience not in AUDIENCES:
+        raise ReportError(audience, f"unknown audience; audiences: {', '.join(AUDIENCES)}")
     if fmt == "json":
         return to_json(consultation)
     if fmt == "pdf":
-        html = render(consultation, "html", context, rulebook)
-        return _pdf(html)
-    from haircare_expert.render.view import report_view
-    name = f"report.{fmt}.j2"
-    values = report_view(consultation, rulebook)
+        if audience == "client":
+            return _fitted_handout(consultation, context, rulebook)
+        return _pdf(render(consultation, "html", audience, context, rulebook))
+    return _render_template(consultation, fmt, audience, context, rulebook)
+
+
+def _render_template(consultation: Consultation, fmt: str, audience: str, context: dict | None,
+                     rulebook, defer: int = 0) -> str:
+    name = f"{TEMPLATES[audience]}.{fmt}.j2"
+    if audience == "client":
+        from haircare_expert.render.handout import handout_view
+        values = handout_view(consultation, rulebook, defer=defer)
+    else:
+        from haircare_expert.render.view import report_view
+        values = report_view(consultation, rulebook)
     values.update(context or {})
     try:
         template = environment().get_template(name)
@@ -133,6 +162,30 @@ def render(consultation: Consultation, fmt: str, context: dict | None = None,
                           f"template error: {exc.message or exc}") from None
     except (TypeError, ValueError, AttributeError, KeyError) as exc:
         raise ReportError(f"reports/{name}", f"template failed: {type(exc).__name__}: {exc}") from None
+
+
+def _fitted_handout(consultation: Consultation, context: dict | None, rulebook) -> bytes:
+    """The handout printed on at most :data:`HANDOUT_PAGES` pages: when the full plan does not
+    fit, the least urgent detail waits for the next visit (the fewest items that make it fit,
+    found by bisection); the type size never changes."""
+    from haircare_expert.render.handout import handout_view
+
+    def document(defer: int):
+        return _document(_render_template(consultation, "html", "client", context, rulebook, defer))
+
+    doc = document(0)
+    if len(doc.pages) <= HANDOUT_PAGES:
+        return _write(doc)
+    low, high = 0, handout_view(consultation, rulebook)["can_defer"]
+    best = document(high)
+    while high - low > 1:
+        middle = (low + high) // 2
+        trial = document(middle)
+        if len(trial.pages) <= HANDOUT_PAGES:
+            high, best = middle, trial
+        else:
+            low = middle
+    return _write(best)
 
 
 def _template_place(exc: TemplateError, name: str) -> tuple[str, int | None]:
@@ -153,7 +206,45 @@ def _template_place(exc: TemplateError, name: str) -> tuple[str, int | None]:
 
 
 def _pdf(html: str) -> bytes:
-    """Print the HTML report to PDF with WeasyPrint (imported here: only PDF needs it)."""
+    """Print the HTML report to PDF with WeasyPrint."""
+    return _write(_document(html))
+
+
+def _write(document) -> bytes:
+    """The PDF bytes of a laid-out document."""
+    try:
+        with _weasyprint_messages():
+            return document.write_pdf()
+    except (OSError, ValueError) as exc:
+        raise ReportError("pdf", f"WeasyPrint could not print the report: {exc}") from None
+
+
+@contextmanager
+def _weasyprint_messages():
+    """Collect what WeasyPrint logs while it lays out a report, instead of letting it reach
+    stderr: the library prints nothing. WeasyPrint warns once per glyph that no installed font
+    has (the report's font stack covers the scripts Debian's Noto fonts cover; CJK and emoji
+    need fonts-noto-cjk and fonts-noto-color-emoji), and the warning is no error of ours. Only
+    the ``weasyprint`` logger is touched, and only for the length of the call."""
+    logger = logging.getLogger("weasyprint")
+    messages: list[logging.LogRecord] = []
+
+    class _Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            messages.append(record)
+
+    handler, propagate = _Collect(), logger.propagate
+    logger.addHandler(handler)
+    logger.propagate = False
+    try:
+        yield messages
+    finally:
+        logger.removeHandler(handler)
+        logger.propagate = propagate
+
+
+def _document(html: str):
+    """Lay the HTML out in pages with WeasyPrint (imported here: only PDF needs it)."""
     try:
         import weasyprint
     except (ImportError, OSError) as exc:
@@ -161,7 +252,8 @@ def _pdf(html: str) -> bytes:
                           "with 'pip install weasyprint' and install the Pango system library") from None
     base = str(Path(__file__).resolve().parent)
     try:
-        return weasyprint.HTML(string=html, base_url=base).write_pdf()
+        with _weasyprint_messages():
+            return weasyprint.HTML(string=html, base_url=base).render()
     except (OSError, ValueError) as exc:
         raise ReportError("pdf", f"WeasyPrint could not print the report: {exc}") from None
 

@@ -13,6 +13,16 @@ from typing import Any
 from haircare_expert.consult.schedule import DEFAULT_WASHES, wash_days
 from haircare_expert.knowledge.conditions import Pattern, Var
 from haircare_expert.model import UNKNOWN, WEEKDAYS, Advice, Consultation, Fact, Firing
+from haircare_expert.render.wording import (  # noqa: F401  (re-exported: the old home of these names)
+    FIELD_LABELS,
+    clean,
+    describe_fact,
+    field_label,
+    field_value,
+    join_words,
+    origin_words,
+    words,
+)
 
 KIND_HEADINGS = {
     "referral": "See a doctor first",
@@ -44,94 +54,6 @@ FINDING_TYPES = ("red-flag", "scalp-state", "hair-state", "need")
 #: never brands (the catalogue and the JSON keep the real publisher).
 BRAND_PUBLISHER = "a hair-care brand's blog"
 NOT_GIVEN = "(not given)"
-#: How a fact field is named in words, where ``<type> <field>`` would read badly.
-FIELD_LABELS = {
-    ("goals", "wanted"): "goals",
-    ("uses", "applied_to"): "applied to",
-    ("uses", "hair_state"): "on hair that is",
-    ("uses", "per_week"): "used",
-    ("uses", "minutes_on"): "minutes left on",
-    ("uses", "rinsed_out"): "rinsed out",
-    ("uses", "washed_first"): "hair washed first",
-    ("uses", "reactions"): "reactions",
-    ("habits", "washes_per_week"): "washes",
-    ("habits", "heat_styling_per_week"): "heat styling",
-    ("habits", "scalp_massage"): "scalp massage",
-    ("red-flag", "reason"): "red flag",
-    ("scalp-state", "state"): "scalp state",
-    ("hair-state", "state"): "hair state",
-    ("need", "name"): "need",
-    ("recommend", "product"): "we recommend",
-}
-
-
-def words(value: Any) -> str:
-    """A fact value in words: ``scalp_serum`` -> ``scalp serum``, lists joined, booleans yes/no."""
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, (tuple, list)):
-        return ", ".join(words(v) for v in value) if value else "none"
-    if value == UNKNOWN:
-        return "not known"
-    return str(value).replace("_", " ")
-
-
-def field_value(name: str, value: Any) -> str:
-    """A field value in words, with its unit where the name carries one (``3 times a week``)."""
-    text = words(value)
-    if value != UNKNOWN and not isinstance(value, bool) and isinstance(value, int):
-        if name == "per_week" or name.endswith("_per_week"):
-            return f"{text} time{'s' if value != 1 else ''} a week"
-        if name.startswith("minutes"):
-            return f"{text} minute{'s' if value != 1 else ''}"
-    return text
-
-
-def field_label(fact_type: str, name: str) -> str:
-    """The name of a fact field in words (``scalp``/``symptoms`` -> ``scalp symptoms``)."""
-    label = FIELD_LABELS.get((fact_type, name))
-    if label:
-        return label
-    name_words = name.replace("_", " ")
-    type_words = fact_type.replace("-", " ")
-    return name_words if name_words.startswith(type_words) else f"{type_words} {name_words}"
-
-
-def origin_words(origin: str) -> str:
-    """Where a fact came from, in words: ``profile:routine[0]`` -> ``your answer: routine, product 1``."""
-    if origin.startswith("profile:"):
-        path = origin[len("profile:"):]
-        if "[" in path and path.endswith("]"):
-            section, _, index = path[:-1].partition("[")
-            if index.isdigit():
-                return f"your answer: {section}, product {int(index) + 1}"
-        return f"your answer: {path}"
-    if origin.startswith("rule:"):
-        return f"concluded by rule {origin[len('rule:'):]}"
-    return origin
-
-
-def describe_fact(fact: Fact, only: set[str] | None = None) -> str:
-    """A fact in words with its origin: ``scalp symptoms: flaking, itching (your answer: scalp)``.
-
-    ``only`` limits the fields shown to those a rule tested (a routine entry always shows its
-    product, so the reader knows which one is meant).
-    """
-    names = [n for n in fact.fields if n != "entry"]
-    if only:
-        picked = [n for n in names if n in only or (fact.type == "uses" and n == "product")]
-        names = picked or names
-    if fact.type == "uses" and "product" in names:
-        rest = [n for n in names if n != "product"]
-        text = words(fact.fields["product"])
-        if rest:
-            text += "; " + "; ".join(f"{field_label(fact.type, n)}: {field_value(n, fact.fields[n])}" for n in rest)
-        text = "uses " + text
-    elif names:
-        text = "; ".join(f"{field_label(fact.type, n)}: {field_value(n, fact.fields[n])}" for n in names)
-    else:
-        text = fact.type.replace("-", " ")
-    return f"{text} ({origin_words(fact.origin)})"
 
 
 def _short_label(fact_type: str, name: str) -> str:
@@ -458,7 +380,7 @@ def report_view(c: Consultation, rulebook=None) -> dict:
         for sid in x.sources:
             sources.cited.setdefault(sid, sources.catalogue.get(sid))
 
-    client = {k: (str(c.client.get(k) or "") or NOT_GIVEN) for k in ("name", "consultant", "date")}
+    client = {k: (clean(c.client.get(k) or "") or NOT_GIVEN) for k in ("name", "consultant", "date")}
     return {
         "c": c,
         "client": client,
@@ -476,17 +398,13 @@ def report_view(c: Consultation, rulebook=None) -> dict:
         "week": week,
         "has_schedule": has_schedule,
         "wash_note": wash_note,
+        "wash_known": known,
         "wash_day_order": list(c.wash_day_order),
         "conflicts": conflicts,
         "cited_sources": sources.listing(),
         "disclaimer": DISCLAIMER,
         "headings": KIND_HEADINGS,
     }
-
-
-def client_publisher(publisher: str) -> str:
-    """The publisher as a client-facing report prints it: a brand's blog is named generically."""
-    return BRAND_PUBLISHER if "brand" in publisher.lower() else publisher
 
 
 def _missing_answers(facts: list[Fact]) -> list[str]:
@@ -500,9 +418,6 @@ def _missing_answers(facts: list[Fact]) -> list[str]:
     return missing
 
 
-def join_words(items, last: str = "and") -> str:
-    """``a, b and c`` (or ``a, b or c`` with ``last="or"``)."""
-    items = [str(item) for item in items]
-    if len(items) <= 1:
-        return "".join(items)
-    return ", ".join(items[:-1]) + f" {last} " + items[-1]
+def client_publisher(publisher: str) -> str:
+    """The publisher as a client-facing report prints it: a brand's blog is named generically."""
+    return BRAND_PUBLISHER if "brand" in publisher.lower() else publisher
