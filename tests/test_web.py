@@ -54,7 +54,7 @@ class Browser:
 
     def get(self, url, **kw):
         response = self.client.get(url, **kw)
-        found = TOKEN_RE.search(response.get_data(as_text=True))
+        found = response.mimetype == "text/html" and TOKEN_RE.search(response.get_data(as_text=True))
         if found:
             self.token = found.group(1)
         return response
