@@ -46,7 +46,11 @@ def serve(host, port, db_url, password_file, hash_only, threads, rules_dirs):
 
     from haircare_expert.web import create_app
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # warnings and errors (with their tracebacks) go to stderr; the engine's own debug chatter
+    # (experta logs every firing at INFO) stays out
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("haircare_expert").setLevel(logging.INFO)
+    logging.getLogger("waitress").setLevel(logging.INFO)
     logging.getLogger("waitress.queue").setLevel(logging.ERROR)
     app = create_app({"DB_URL": db_url, "RULES_DIRS": tuple(rules_dirs), "PASSWORD_HASH": hashed})
     server = waitress.create_server(app, host=host, port=port, threads=threads, ident="haircare",

@@ -63,6 +63,20 @@ def _panel(visit) -> dict:
     return {"groups": groups, "plan": [p.item for p in consultation.plan], "change": change}
 
 
+def why_blocks(lines: list[str]) -> list[dict]:
+    """The interview's why-lines as paragraphs, with its indented "- rule" lines as one list."""
+    blocks: list[dict] = []
+    for line in lines:
+        if line.startswith("  "):
+            item = line.strip().removeprefix("- ")
+            if not blocks or not blocks[-1]["rules"]:
+                blocks.append({"text": "", "rules": []})
+            blocks[-1]["rules"].append(item)
+        else:
+            blocks.append({"text": line, "rules": []})
+    return blocks
+
+
 def _shown(slot: iv.Slot, value) -> dict:
     """The current answer of a slot in the form's terms (which boxes are ticked, what is typed)."""
     q = slot.question
@@ -91,7 +105,7 @@ def _question_page(visit, slot: iv.Slot, error: str | None = None, typed: str | 
         current = {"checked": set(typed.split(",")), "text": typed}
     return render_template("question.html", visit=visit, slot=slot, q=slot.question,
                            text=slot.text(talk.book), progress=heading, product=product,
-                           why=talk.why(slot), error=error, current=current, revise=revise,
+                           why=why_blocks(talk.why(slot)), error=error, current=current, revise=revise,
                            can_go_back=bool(talk.session.history), panel=_panel(visit),
                            mode="answer"), status
 
@@ -284,7 +298,7 @@ def _edit_context(visit, slot: iv.Slot, error: str | None = None) -> dict:
     if slot.entry is not None:
         product = f"product {slot.entry + 1}: {talk.book.product_words(slot.product)}"
     return {"visit": visit, "slot": slot, "q": slot.question, "text": slot.text(talk.book),
-            "progress": "Change an answer", "product": product, "why": talk.why(slot), "error": error,
+            "progress": "Change an answer", "product": product, "why": why_blocks(talk.why(slot)), "error": error,
             "current": _shown(slot, talk.session.answers.get(slot.key)), "revise": None,
             "can_go_back": False, "panel": _panel(visit), "mode": "edit"}
 
