@@ -206,7 +206,8 @@ def test_dont_know_records_unknown(web, app):
 
 
 def test_back_asks_the_previous_question_again_even_after_a_reload(web, app):
-    """Back forgets the last answer and shows that question again; a reload keeps it there."""
+    """Back takes back the last answer and shows that question again, the earlier answer ticked;
+    a reload keeps it there."""
     rid = web.start()
     first = web.key(rid)
     web.answer(rid, first, ["none"])
@@ -216,6 +217,7 @@ def test_back_asks_the_previous_question_again_even_after_a_reload(web, app):
     assert first not in stored(app, rid).session["interview"]["asked"]
     again = web.get(response.location)
     assert KEY_RE.search(text(again)).group(1) == first and "Going back" in text(again)
+    assert 'value="none" checked' in text(again), "the answer taken back is shown to change or keep"
     assert KEY_RE.search(text(web.get(response.location))).group(1) == first
 
 

@@ -31,6 +31,7 @@ if not (CHROMIUM.exists() and CHROMEDRIVER.exists()):
 
 from selenium.common.exceptions import NoSuchElementException  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
+from selenium.webdriver.support.expected_conditions import staleness_of  # noqa: E402
 from selenium.webdriver.support.ui import Select, WebDriverWait  # noqa: E402
 
 
@@ -47,7 +48,7 @@ class Server:
 
     def start(self) -> None:
         env = {**os.environ, "HOME": str(self.home), "HAIRCARE_PASSWORD": "", "HAIRCARE_PASSWORD_FILE": ""}
-        self.log = open(self.home / "serve.log", "a", encoding="utf-8")   # noqa: SIM115 (closed in stop)
+        self.log = open(self.home / "serve.log", "a", encoding="utf-8")   # closed in stop()
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "haircare_expert", "serve", "--port", str(self.port), "--db", self.db_url],
             stdout=subprocess.PIPE, stderr=self.log, text=True, env=env, cwd=self.home)
@@ -179,15 +180,7 @@ class Tour:
     def submit(self, css: str = "#next") -> None:
         old = self.find("html")
         self.click(css)
-        WebDriverWait(self.d, 30).until(lambda d: _stale(old))
-
-
-def _stale(element) -> bool:
-    try:
-        element.tag_name
-        return False
-    except Exception:
-        return True
+        WebDriverWait(self.d, 30).until(staleness_of(old))
 
 
 def downloaded(folder: Path, suffix: str) -> Path:
@@ -202,8 +195,8 @@ def downloaded(folder: Path, suffix: str) -> Path:
 # -- the consultations -----------------------------------------------------------------------------
 #: The answer changed on the review screen (and changed back) in each consultation.
 EDITS = {"serum-misuse": ("hair.concerns", ["frizz"]),
-         "oily-buildup": ("scalp.symptoms", ["oiliness", "buildup", "itching"]),
-         "red-flags": ("goals", ["growth"])}
+         "oily-buildup": ("scalp.symptoms", ["oiliness", "buildup", "patchy_loss"]),
+         "red-flags": ("scalp.symptoms", ["excessive_shedding", "itching"])}
 
 
 @pytest.mark.parametrize("example", SCENARIOS)

@@ -34,7 +34,7 @@ def serve(host, port, db_url, password_file, hash_only, threads, rules_dirs):
     from haircare_expert.web import security
 
     if hash_only:
-        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True, err=True)
         click.echo(security.hash_password(password))
         return
     hashed = security.password_hash_from(path=password_file)

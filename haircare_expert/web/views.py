@@ -92,7 +92,7 @@ def _shown(slot: iv.Slot, value) -> dict:
 
 
 def _question_page(visit, slot: iv.Slot, error: str | None = None, typed: str | None = None,
-                   revise: str | None = None, status: int = 200):
+                   revise: str | None = None, status: int = 200, earlier=None):
     talk = visit.talk
     answers = talk.session.answers
     heading = talk.progress()
@@ -100,7 +100,7 @@ def _question_page(visit, slot: iv.Slot, error: str | None = None, typed: str | 
     if slot.entry is not None:
         count = len(answers.get(PRODUCTS_KEY) or ())
         product = f"product {slot.entry + 1} of {count}: {talk.book.product_words(slot.product)}"
-    current = _shown(slot, answers.get(slot.key))
+    current = _shown(slot, answers.get(slot.key, earlier))
     if typed is not None:
         current = {"checked": set(typed.split(",")), "text": typed}
     return render_template("question.html", visit=visit, slot=slot, q=slot.question,
@@ -209,7 +209,9 @@ def question(record_id: int):
         slot = visit.talk.current()
         if slot is None:
             return redirect(url_for("web.review", record_id=record_id))
-        return _question_page(visit, slot, revise=revise if slot.key == revise else None)
+        revising = session.get("revising") or {}
+        earlier = revising.get("value") if revise and revising.get("key") == slot.key == revise else None
+        return _question_page(visit, slot, revise=revise if slot.key == revise else None, earlier=earlier)
 
 
 @bp.post("/c/<int:record_id>/answer")
@@ -251,7 +253,12 @@ def back(record_id: int):
     visit = desk().open(record_id)
     if visit.finished:
         return redirect(url_for("web.done", record_id=record_id))
+    history = visit.talk.session.history
+    last = history[-1] if history else None
+    given = visit.talk.session.answers.get(last) if last else None
     visit, reply = desk().back(visit)
+    if last is not None:                 # shown ticked again on the question, to change or keep
+        session["revising"] = {"key": last, "value": given}
     if reply.kind != "back":
         flash(" ".join(reply.lines), "note")
         return redirect(url_for("web.question", record_id=record_id))
