@@ -39,15 +39,17 @@ from selenium.webdriver.support.ui import Select, WebDriverWait  # noqa: E402
 class Server:
     """`haircare serve` in a child process, on a free port kept across restarts."""
 
-    def __init__(self, db_url: str, home: Path):
+    def __init__(self, db_url: str, home: Path, password: str = ""):
         self.db_url = db_url
+        self.password = password
         self.home = home
         self.port = 0
         self.proc = None
         self.address = ""
 
     def start(self) -> None:
-        env = {**os.environ, "HOME": str(self.home), "HAIRCARE_PASSWORD": "", "HAIRCARE_PASSWORD_FILE": ""}
+        env = {**os.environ, "HOME": str(self.home), "HAIRCARE_PASSWORD": self.password,
+               "HAIRCARE_PASSWORD_FILE": ""}
         self.log = open(self.home / "serve.log", "a", encoding="utf-8")   # closed in stop()
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "haircare_expert", "serve", "--port", str(self.port), "--db", self.db_url],
@@ -295,3 +297,29 @@ def test_a_whole_consultation_in_the_browser(browser, server, tmp_path, example)
     tour.go("/c/1/handout.html")
     assert client["name"] in browser.find_element(By.TAG_NAME, "body").text
     tour.shot("handout", both=True)
+
+
+def test_sign_in_and_error_pages_in_the_browser(browser, tmp_path):
+    """With a password set the browser first meets the sign-in page; a wrong password and a
+    wrong address give plain pages (screenshots of each)."""
+    home = tmp_path / "home-locked"
+    home.mkdir()
+    server = Server(f"sqlite:///{tmp_path / 'locked.db'}", home, password="open sesame")
+    server.start()
+    try:
+        tour = Tour(browser, server, "sign-in-and-errors")
+        tour.go("/")
+        assert "/login" in browser.current_url
+        tour.shot("sign-in", both=True)
+        tour.find("#password").send_keys("guess")
+        tour.submit("button[type=submit]")
+        assert "not right" in tour.page_text()
+        tour.shot("wrong-password", both=False)
+        tour.find("#password").send_keys("open sesame")
+        tour.submit("button[type=submit]")
+        assert "New consultation" in tour.page_text()
+        tour.go("/c/404/review")
+        assert "Not found" in tour.page_text()
+        tour.shot("not-found", both=True)
+    finally:
+        server.stop()

@@ -399,7 +399,9 @@ def why(record_id: int, rule_id: str):
     with d.lock:
         consultation = d.consultation(visit)
         result = explain(consultation, d.advisor.rulebook, rule_id)
-    return render_template("why.html", visit=visit, e=result, text=render_text(result))
+    catalogue = getattr(d.advisor.rulebook, "sources", None) or {}
+    titles = {sid: (entry.title or sid) for sid, entry in catalogue.items()}
+    return render_template("why.html", visit=visit, e=result, text=render_text(result), titles=titles)
 
 
 @bp.get("/c/<int:record_id>/whynot")
