@@ -423,8 +423,10 @@ def test_a_form_without_the_csrf_token_is_refused_and_changes_nothing(web, app):
         data = {"key": key, "answer": "none"}
         if token:
             data["csrf_token"] = token
-        response = web.post(f"/c/{rid}/answer", data, token=False)
+        response = web.post(f"/c/{rid}/answer", data, token=False,
+                            headers={"Referer": f"https://evil.example/c/{rid}/question"})
         assert response.status_code == 400 and "expired" in text(response)
+        assert "evil.example" not in text(response) and f'href="/c/{rid}/question"' in text(response)
     assert stored(app, rid).version == version
     assert web.post("/start", {"client": "X"}, token=False).status_code == 400
 
@@ -529,6 +531,8 @@ def test_serving_beyond_this_machine_without_a_password_is_refused():
     assert result.exit_code == 2
     assert result.output.startswith("Error: --host 0.0.0.0:") and "password" in result.output
     assert "Traceback" not in result.output
+    security.check_binding("0.0.0.0", security.hash_password("pw"))     # with a password: allowed
+    security.check_binding("127.0.0.1", None)                          # this machine only: allowed
 
 
 def test_a_password_file_must_hold_a_hash(tmp_path):

@@ -96,6 +96,12 @@ def safe_next(target: str | None) -> str:
     return url_for("web.start")
 
 
+def _same_site_path(url: str | None) -> str | None:
+    """The path of ``url`` on this site, to offer as a way back (None for the start page)."""
+    path = safe_next(urlsplit(url).path) if url else None
+    return path if path and path != url_for("web.start") else None
+
+
 def _guards(app: Flask) -> None:
     app.jinja_env.globals["csrf_token"] = csrf_token
 
@@ -114,8 +120,7 @@ def _guards(app: Flask) -> None:
                                    what="this form has expired (the server was restarted, or it was "
                                         "sent from elsewhere); nothing was changed. Go back, reload "
                                         "the page and send it again.",
-                                   retry=request.referrer if request.referrer and
-                                   safe_next(urlsplit(request.referrer).path) != url_for("web.start") else None), 400
+                                   retry=_same_site_path(request.referrer)), 400
         return None
 
     @app.after_request
