@@ -31,7 +31,6 @@ if not (CHROMIUM.exists() and CHROMEDRIVER.exists()):
 
 from selenium.common.exceptions import NoSuchElementException  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
-from selenium.webdriver.support.expected_conditions import staleness_of  # noqa: E402
 from selenium.webdriver.support.ui import Select, WebDriverWait  # noqa: E402
 
 
@@ -180,9 +179,11 @@ class Tour:
                 box.send_keys(values[0])
 
     def submit(self, css: str = "#next") -> None:
-        old = self.find("html")
+        """Tap a button and wait for the next page (a fresh window object, fully loaded)."""
+        self.d.execute_script("window.__before = 1")
         self.click(css)
-        WebDriverWait(self.d, 30).until(staleness_of(old))
+        WebDriverWait(self.d, 30).until(lambda d: d.execute_script(
+            "return window.__before === undefined && document.readyState === 'complete'"))
 
 
 def downloaded(folder: Path, suffix: str) -> Path:

@@ -24,4 +24,10 @@
       });
     });
   });
+  // "Why is this asked?" opens below the buttons: bring its answer into view.
+  document.querySelectorAll("details.why").forEach(function (box) {
+    box.addEventListener("toggle", function () {
+      if (box.open) { box.scrollIntoView({block: "nearest"}); }
+    });
+  });
 }());
