@@ -23,6 +23,7 @@ class ExitCode(IntEnum):
     CONFLICT = 9         #: a record was changed elsewhere meanwhile (reload and try again)
     INTERNAL = 70        #: a bug in haircare-expert itself (run with --traceback and report it)
     INTERRUPTED = 130    #: Ctrl-C
+    TERMINATED = 143     #: SIGTERM (``kill``, ``timeout``, a service manager): cleaned up, stopped
 
 
 class HaircareError(Exception):
@@ -98,3 +99,8 @@ class StoreConflictError(StoreError):
     """Raised when a record was changed by another writer since it was read (a stale version)."""
 
     exit_code = ExitCode.CONFLICT
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM arrived: raised (by the CLI's signal handler) where Ctrl-C would be, so every
+    ``finally`` and temporary-file clean-up runs as for Ctrl-C; the CLI exits 143."""

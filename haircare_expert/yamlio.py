@@ -7,6 +7,9 @@ point at ``file:line``.
 from __future__ import annotations
 
 import json
+import os
+import re
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +23,9 @@ MAX_BYTES = 2 * 1024 * 1024
 MAX_DEPTH = 20
 #: Refuse documents with more nodes than this once aliases are expanded (billion laughs).
 MAX_NODES = 200_000
+#: Refuse whole numbers longer than this many bits (about 4,200 digits): no field needs them,
+#: and Python cannot even print one past 4,300 digits.
+MAX_INT_BITS = 14_000
 
 
 class LineDict(dict):
@@ -100,16 +106,32 @@ def _json_pairs(pairs):
     return result
 
 
+_NOT_REGULAR = ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO (named pipe)"),
+                (stat.S_ISCHR, "a device"), (stat.S_ISBLK, "a device"), (stat.S_ISSOCK, "a socket"))
+
+
 def open_binary(path: str | Path):
-    """Open a file for reading bytes; a missing or unreadable file is a NotFoundError."""
+    """Open a regular file for reading bytes; a missing, unreadable or non-regular file (a
+    directory, a FIFO, a device) is a NotFoundError.
+
+    The file is opened without blocking, so a FIFO with no writer is refused at once instead
+    of hanging the command.
+    """
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
     try:
-        return open(path, "rb")
+        fd = os.open(path, flags)
     except FileNotFoundError:
         raise NotFoundError(str(path), "no such file") from None
     except IsADirectoryError:
         raise NotFoundError(str(path), "is a directory, not a file") from None
     except OSError as exc:
         raise NotFoundError(str(path), f"cannot be read ({exc.strerror or exc})") from None
+    mode = os.fstat(fd).st_mode
+    for test, kind in _NOT_REGULAR:
+        if test(mode):
+            os.close(fd)
+            raise NotFoundError(str(path), f"is {kind}, not a regular file")
+    return os.fdopen(fd, "rb")
 
 
 def read_text(path: str | Path, error_cls: type[HaircareError]) -> str:
@@ -131,26 +153,99 @@ def read_text(path: str | Path, error_cls: type[HaircareError]) -> str:
 
 
 def loads(text: str, where: str, error_cls: type[HaircareError]) -> Any:
-    """Parse YAML (JSON is YAML too, but ``.json`` files go through the json module)."""
+    """Parse YAML (JSON is YAML too, but ``.json`` files go through the json module).
+
+    Every problem is one ``error_cls`` with a one-line message, at ``where:line`` when the
+    line is known; a parsed document holds only text that can be written back (no lone
+    UTF-16 surrogate) and numbers that can be printed (see :func:`check_values`).
+    """
     if where.endswith(".json"):
         try:
-            return json.loads(text, object_pairs_hook=_json_pairs)
+            data = json.loads(text, object_pairs_hook=_json_pairs)
         except (ValueError, RecursionError) as exc:
-            raise error_cls(where, f"not valid JSON: {exc}") from None
+            raise error_cls(_at(where, text, exc), f"not valid JSON: {explain_value_error(exc)}") from None
+        check_values(data, where, error_cls, text)
+        return data
     loader = _Loader(text, error_cls)
     try:
-        return loader.get_single_data()
+        data = loader.get_single_data()
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = f":{mark.line + 1}" if mark else ""
         problem = exc.problem or exc.context or "syntax error"
-        raise error_cls(f"{where}{line}", f"not valid YAML: {problem}") from None
+        raise error_cls(f"{where}{line}", f"not valid YAML: {_flat(problem)}") from None
+    except yaml.reader.ReaderError as exc:   # a character YAML does not allow (a raw control)
+        line = text.count("\n", 0, exc.position) + 1 if isinstance(exc.position, int) else 0
+        code = exc.character if isinstance(exc.character, int) else None
+        character = f" U+{code:04X}" if code is not None else ""
+        raise error_cls(f"{where}:{line}" if line else where,
+                        f"not valid YAML: character{character} not allowed ({_flat(exc.reason)})") from None
     except (yaml.YAMLError, RecursionError) as exc:
-        raise error_cls(where, f"not valid YAML: {exc}") from None
+        raise error_cls(where, f"not valid YAML: {_flat(str(exc))}") from None
     except (ValueError, OverflowError) as exc:  # e.g. an impossible date such as 2026-13-45
-        raise error_cls(where, f"not valid YAML: {exc}") from None
+        raise error_cls(_at(where, text, exc), f"not valid YAML: {explain_value_error(exc)}") from None
     finally:
         loader.dispose()
+    check_values(data, where, error_cls, text)
+    return data
+
+
+def _flat(message: str) -> str:
+    """A parser's message on one line (PyYAML's span several, with the position)."""
+    return " ".join(str(message).split())
+
+
+TOO_LONG = "a number is too long (over 4,000 digits)"
+_LONG_NUMBER = re.compile(r"\d{4000,}")
+
+
+def explain_value_error(exc: BaseException) -> str:
+    """A parser's ValueError in a user's words (Python's integer limit names an API)."""
+    message = str(exc)
+    if "integer string conversion" in message:
+        return TOO_LONG
+    return _flat(message)
+
+
+def _at(where: str, text: str, exc: BaseException) -> str:
+    """``where:line`` for an over-long number, ``where`` otherwise."""
+    if "integer string conversion" in str(exc):
+        found = _LONG_NUMBER.search(text)
+        if found:
+            return f"{where}:{text.count(chr(10), 0, found.start()) + 1}"
+    return where
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+#: A JSON or YAML escape of a lone surrogate half (one of a pair is followed by the other).
+_LONE_ESCAPE = re.compile(r"\\u[dD][89abAB][0-9a-fA-F]{2}(?!\\u[dD][c-fC-F])"
+                          r"|(?<!\\u[dD][89abAB][0-9a-fA-F]{2})\\u[dD][c-fC-F][0-9a-fA-F]{2}")
+
+
+def check_values(data: Any, where: str, error_cls: type[HaircareError], text: str = "") -> None:
+    """Refuse text holding a lone UTF-16 surrogate (JSON's ``"\\ud800"``: no file, terminal or
+    report can hold it) and whole numbers over :data:`MAX_INT_BITS` bits, naming the line."""
+    stack: list[tuple[Any, int]] = [(data, getattr(data, "line", 0))]
+    while stack:
+        node, line = stack.pop()
+        problem = ""
+        if isinstance(node, str):
+            if _SURROGATE.search(node):
+                problem = "text holds a lone UTF-16 surrogate (an escape such as \\ud800 without its pair)"
+                if not line and text and (found := _LONE_ESCAPE.search(text)):
+                    line = text.count("\n", 0, found.start()) + 1
+        elif isinstance(node, int) and not isinstance(node, bool):
+            if node.bit_length() > MAX_INT_BITS:
+                problem = TOO_LONG
+        elif isinstance(node, dict):
+            for key, value in node.items():
+                key_line = node.line_of(key) if isinstance(node, LineDict) else line
+                stack.append((value, key_line))
+                stack.append((key, key_line))
+        elif isinstance(node, (list, tuple)):
+            stack.extend((item, line) for item in reversed(node))
+        if problem:
+            raise error_cls(f"{where}:{line}" if line else where, problem)
 
 
 def load_file(path: str | Path, error_cls: type[HaircareError]) -> Any:

@@ -2,9 +2,17 @@
 same bytes with any number of worker processes; each line equal to ``advise --format json``."""
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import pytest
+import yaml
 from click.testing import CliRunner
 from conftest import EXAMPLES
 from hypothesis import HealthCheck, given, settings
@@ -13,7 +21,7 @@ from strategies import profile_strategy
 
 from haircare_expert.cli import main
 from haircare_expert.consult import batch
-from haircare_expert.errors import ProfileError
+from haircare_expert.errors import ExitCode, ProfileError
 
 
 def run(*args):
@@ -123,3 +131,83 @@ def test_spawned_workers_build_their_own_advisor_and_agree(tmp_path, profiles, m
     monkeypatch.setattr(batch.multiprocessing, "get_all_start_methods", lambda: ["spawn"])
     batch.run(source, spawned, jobs=2, chunk=20)
     assert spawned.read_bytes() == forked.read_bytes()
+
+
+# -- signals: a killed batch leaves no worker running and (after the next run) no temp file -----
+def _children(pid: int) -> set[int]:
+    """The live child processes of ``pid`` (from /proc; a zombie is dead)."""
+    found = set()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(fields[1]) == pid and fields[0] != "Z":
+            found.add(int(stat.parent.name))
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return False
+
+
+def _wait_for(condition, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.05)
+    return condition()
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc to find the workers")
+@pytest.mark.parametrize("sig, jobs", [(signal.SIGTERM, 2), (signal.SIGKILL, 2), (signal.SIGTERM, 1)],
+                         ids=["SIGTERM", "SIGKILL", "SIGTERM-one-process"])
+def test_a_killed_batch_leaves_no_worker_and_no_temp_file(tmp_path, sig, jobs):
+    """`kill`, `timeout` or a service manager stopping `batch --jobs 2`: the workers go within
+    5 s; SIGTERM cleans up and exits 143; after SIGKILL the next run clears the temp file."""
+    lines = [json.dumps(yaml.safe_load(p.read_text()), default=str) for p in EXAMPLES]
+    (tmp_path / "in.jsonl").write_text("\n".join(lines[i % len(lines)] for i in range(40_000)) + "\n")
+    proc = subprocess.Popen([sys.executable, "-m", "haircare_expert", "batch", "in.jsonl", "-o",
+                             "out.jsonl", "--jobs", str(jobs)], cwd=tmp_path,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        started = _wait_for(lambda: len(_children(proc.pid)) >= (jobs if jobs > 1 else 0)
+                            and list(tmp_path.glob(".out.jsonl.*.tmp")), 120)
+        assert started and proc.poll() is None, proc.communicate()
+        workers = _children(proc.pid)
+        proc.send_signal(sig)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert _wait_for(lambda: not any(_alive(w) for w in workers), 5), "a worker outlived its batch"
+    assert not (tmp_path / "out.jsonl").exists()
+    if sig == signal.SIGTERM:
+        assert proc.returncode == ExitCode.TERMINATED
+        assert err.decode() == "Error: terminated\n"
+        assert not list(tmp_path.glob(".out.jsonl.*"))
+    else:
+        assert proc.returncode == -signal.SIGKILL
+        assert list(tmp_path.glob(".out.jsonl.*.tmp"))     # no one could clean up: the next run does
+    (tmp_path / "two.jsonl").write_text("\n".join(lines[:2]) + "\n")
+    with contextlib.chdir(tmp_path):
+        assert run("batch", "two.jsonl", "-o", "out.jsonl").exit_code == 0
+    assert len((tmp_path / "out.jsonl").read_text().splitlines()) == 2
+    assert not list(tmp_path.glob(".out.jsonl.*"))
+
+
+def test_the_next_run_removes_only_temp_files_whose_writer_is_gone(tmp_path):
+    """A temp file of a live writer (a concurrent run) is kept; a dead one's is removed."""
+    dead = tmp_path / ".out.jsonl.999999999.abcdefgh.tmp"     # beyond any pid_max
+    live = tmp_path / f".out.jsonl.{os.getppid()}.abcdefgh.tmp"
+    other = tmp_path / ".out.jsonl.notes"
+    for path in (dead, live, other):
+        path.write_text("partial")
+    (tmp_path / "in.jsonl").write_text('{"hair": {"type": "curly"}}\n')
+    with contextlib.chdir(tmp_path):
+        assert run("batch", "in.jsonl", "-o", "out.jsonl").exit_code == 0
+    assert not dead.exists() and live.exists() and other.exists()

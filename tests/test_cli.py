@@ -153,3 +153,46 @@ def test_errors_survive_a_process_boundary():
     assert (type(error), error.where, error.what) == (ProfileError, "p.yaml:3", "bad")
     many = pickle.loads(pickle.dumps(RuleErrors([RuleError("a:1", "x"), RuleError("b:2", "y")])))
     assert [p.where for p in many.problems] == ["a:1", "b:2"]
+
+
+@pytest.mark.parametrize("how", ["option", "environment"])
+def test_traceback_on_request_shows_where_then_the_one_error_line(how):
+    """`haircare --traceback ...` (as the README says) or HAIRCARE_TRACEBACK=1."""
+    args = ["--traceback"] if how == "option" else []
+    env = {"HAIRCARE_TRACEBACK": "1"} if how == "environment" else {"HAIRCARE_TRACEBACK": ""}
+    result = run(*args, "advise", "missing.yaml", env=env)
+    assert result.exit_code == ExitCode.NOT_FOUND
+    assert result.stderr.startswith("Traceback (most recent call last)")
+    assert result.stderr.splitlines()[-1] == "Error: missing.yaml: no such file"
+
+
+@pytest.mark.parametrize("raised, code, line", [
+    (RuntimeError("boom"), ExitCode.INTERNAL, "Error: internal error: RuntimeError: boom (run with --traceback to see where)"),
+    (KeyboardInterrupt(), ExitCode.INTERRUPTED, "Error: interrupted"),
+    ("terminated", ExitCode.TERMINATED, "Error: terminated"),
+])
+def test_a_bug_an_interrupt_and_sigterm_are_one_line_with_their_code(monkeypatch, raised, code, line):
+    from haircare_expert.consult.advisor import Advisor
+    from haircare_expert.errors import Terminated
+
+    def fail(self, path):
+        raise Terminated() if raised == "terminated" else raised
+    monkeypatch.setattr(Advisor, "consult_file", fail)
+    result = run("advise", EXAMPLE, env={"HAIRCARE_TRACEBACK": ""})
+    assert result.exit_code == code
+    assert result.stderr == line + "\n"
+
+
+def test_sigterm_is_handled_only_while_a_command_runs():
+    """The CLI installs its SIGTERM handler for the command and puts the previous one back."""
+    import signal
+    before = signal.getsignal(signal.SIGTERM)
+    assert run("rules", "list").exit_code == 0
+    assert signal.getsignal(signal.SIGTERM) is before
+
+
+def test_the_readme_exit_code_table_lists_every_code_the_commands_use():
+    import re
+    text = (ROOT / "README.md").read_text(encoding="utf-8").split("### Exit codes", 1)[1]
+    table = {int(code) for code in re.findall(r"^\| (\d+) \|", text.split("\n\n", 2)[1], flags=re.M)}
+    assert table == {int(code) for code in ExitCode}

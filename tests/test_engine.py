@@ -9,7 +9,7 @@ import pytest
 from conftest import EXAMPLES, fired
 
 from haircare_expert.engine.compiler import Engine
-from haircare_expert.errors import EngineError
+from haircare_expert.errors import EngineError, RuleErrors
 from haircare_expert.render.formats import to_json
 
 RULE = """
@@ -174,10 +174,10 @@ def test_duplicate_routine_entries_are_not_merged(mini_advisor):
 def test_rule_text_shows_client_values_through_a_sandbox(mini_advisor):
     advisor = one_rule(mini_advisor, "  - {fact: habits, washes_per_week: \"?n\"}", advise="You wash {{ n }} times.")
     assert advisor.consult({"habits": {"washes_per_week": 4}}).advice[0].text == "You wash 4 times."
-    evil = one_rule(mini_advisor, "  - {fact: habits, washes_per_week: \"?n\"}",
-                    advise="{{ n.__class__.__mro__[1].__subclasses__() }}")
-    with pytest.raises(EngineError, match="cannot be filled in"):
-        evil.consult({"habits": {"washes_per_week": 4}})
+    # an escape from the sandbox is refused when the rules load (issue 13), before any client
+    with pytest.raises(RuleErrors, match="calling a function cannot be used"):
+        one_rule(mini_advisor, "  - {fact: habits, washes_per_week: \"?n\"}",
+                 advise="{{ n.__class__.__mro__[1].__subclasses__() }}")
 
 
 def test_firing_limit_stops_a_run_with_a_clear_error(mini_advisor):

@@ -132,6 +132,12 @@ def check_record(data: Any, where: str) -> None:
     for i, item in enumerate(data["advice"]):
         if not isinstance(item, dict) or not isinstance(item.get("rule"), str) or "text" not in item:
             raise bad(f"advice[{i}] needs at least rule and text")
+        for key in ("matched_facts", "steps"):
+            if not _texts(item.get(key, [])):
+                raise bad(f"advice[{i}].{key} must be a list of texts")
+        for key in ("kind", "title"):
+            if not isinstance(item.get(key, ""), str):
+                raise bad(f"advice[{i}].{key} must be text")
     schedule = data.get("schedule", {})
     if not isinstance(schedule, dict) or not all(
             isinstance(v, list) and all(isinstance(x, str) for x in v) for v in schedule.values()):
@@ -139,10 +145,20 @@ def check_record(data: Any, where: str) -> None:
     for key in ("wash_day_order", "conflicts"):
         if not isinstance(data.get(key, []), list):
             raise bad(f"'{key}' must be a list")
+    if not _texts(data.get("wash_day_order", [])):
+        raise bad("'wash_day_order' must be a list of texts")
     for i, step in enumerate(data["trace"]):
         if (not isinstance(step, dict) or not isinstance(step.get("rule"), str)
                 or not isinstance(step.get("facts"), list) or not isinstance(step.get("declared"), list)):
             raise bad(f"trace[{i}] needs rule, facts and declared")
+        for key in ("facts", "declared"):
+            if not _texts(step[key]):
+                raise bad(f"trace[{i}].{key} must be a list of fact ids")
+
+
+def _texts(value: Any) -> bool:
+    """A list of strings (what fact-id lists and steps are in a record)."""
+    return isinstance(value, list) and all(isinstance(x, str) for x in value)
 
 
 def record_input(record: dict, vocabulary, where: str = "record") -> tuple[dict, list[Fact]]:

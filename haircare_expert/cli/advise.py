@@ -5,7 +5,7 @@ import sys
 
 import click
 
-from haircare_expert.cli.base import advisor, emit, main, rulebook, rules_option
+from haircare_expert.cli.base import advisor, emit, main, refuse_same_files, rulebook, rules_option
 
 
 def _text_is_txt(ctx, param, value):
@@ -20,15 +20,16 @@ def _text_is_txt(ctx, param, value):
 @click.option("--for", "audience", type=click.Choice(["client", "consultant"]), default="client",
               show_default=True, help="The client's handout (1-2 pages, no rule ids) or the "
               "consultant's record (every line with its rule, facts and sources, and the audit appendix).")
-@click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True),
-              help="Write the report to this file (atomically) instead of stdout; its extension "
-              "names the format unless --format does.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False),
+              help="Write the report to this file (atomically) instead of stdout ('-': stdout); its "
+              "extension names the format unless --format does.")
 @rules_option
 def advise(profile, fmt, audience, output, rules_dirs):
     """Print the advice for the client described in PROFILE (YAML or JSON): her handout, or
     with --for consultant the consultant's record."""
     from haircare_expert.errors import ReportError
     from haircare_expert.render.formats import format_for, render
+    refuse_same_files([("PROFILE", profile)], [("-o", output)])
     if not fmt:
         try:
             fmt = format_for(output)
@@ -44,7 +45,8 @@ def advise(profile, fmt, audience, output, rules_dirs):
 @main.command()
 @click.argument("profiles", type=click.Path(dir_okay=False))
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False),
-              help="Write the results here: one advice JSON per line, in input order.")
+              help="Write the results here: one advice JSON per line, in input order "
+                   "('-': stdout).")
 @click.option("-j", "--jobs", type=click.IntRange(1, 64), default=1, show_default=True,
               help="Worker processes (each compiles the rules once).")
 @rules_option
@@ -54,24 +56,29 @@ def batch(profiles, output, jobs, rules_dirs):
     Each output line is the JSON of 'haircare advise --format json', compact, in input order.
     A bad line stops the batch with an error naming FILE:LINE, and no output file is written.
     """
+    from haircare_expert.atomic import is_stdout
     from haircare_expert.consult import batch as batching
+    refuse_same_files([("PROFILES", profiles)], [("-o", output)])
+    to_stdout = is_stdout(output)
     options = dict(advisor=advisor(rules_dirs), rules_dirs=rules_dirs, jobs=jobs)
+    target = sys.stdout.buffer if to_stdout else output
     if not sys.stderr.isatty():
-        result = batching.run(profiles, output, **options)
+        result = batching.run(profiles, target, **options)
     else:
         with click.progressbar(length=batching.count_lines(profiles), label="Advising",
                                file=sys.stderr) as bar:
-            result = batching.run(profiles, output, **options,
+            result = batching.run(profiles, target, **options,
                                   progress=lambda done: bar.update(done - bar.pos))
-    click.echo(f"{result.profiles} profile(s) advised; written to {output}", err=True)
+    click.echo(f"{result.profiles} profile(s) advised; written to "
+               f"{'stdout' if to_stdout else output}", err=True)
 
 
 @main.command()
 @click.argument("products", nargs=-1, required=True)
 @click.option("--format", "fmt", type=click.Choice(["txt", "text", "md", "json"]), default="txt",
               show_default=True, callback=_text_is_txt, help="Output format.")
-@click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True),
-              help="Write the table to this file (atomically) instead of stdout.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False),
+              help="Write the table to this file (atomically) instead of stdout ('-': stdout).")
 @rules_option
 def compare(products, fmt, output, rules_dirs):
     """Compare products side by side, e.g. `haircare compare hair_serum hair_mask`.

@@ -1,8 +1,6 @@
 """haircare explain | trace | replay: why each line was given, and what changed."""
 from __future__ import annotations
 
-import sys
-
 import click
 
 from haircare_expert.cli.base import advisor, emit, main, rules_option
@@ -64,6 +62,4 @@ def replay(record, fmt, rules_dirs):
     result = replay_record(load_record(record), advisor(rules_dirs), where=str(record))
     emit(_dump(result.to_json()) if fmt == "json" else render_text(result), None)
     if result.changed:
-        # Not ctx.exit(): HaircareGroup runs click with standalone_mode=False, where click turns
-        # Exit into a return value and the code would be lost.
-        sys.exit(int(ExitCode.CHANGED))
+        click.get_current_context().exit(int(ExitCode.CHANGED))

@@ -6,84 +6,128 @@ stderr and the exit code of its class (see :class:`~haircare_expert.errors.ExitC
 """
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
+import signal
 import sys
+import threading
 import traceback
 
 import click
 
-from haircare_expert.errors import ExitCode, HaircareError
+from haircare_expert.errors import ExitCode, HaircareError, Terminated
 
 RULES_HELP = ("Add a folder of your own rules (repeatable; also $HAIRCARE_RULES, separated by "
               "':'). A rule with the id of a shipped rule replaces it.")
 
 
+def one_line(text: str) -> str:
+    """``text`` with every control, format or separator character escaped (a newline, ESC, a
+    bidi override, a lone surrogate): an error is always one line, and says nothing to the
+    terminal but what it prints."""
+    if text.isprintable():
+        return text
+    return "".join(ch if ch.isprintable() else ch.encode("unicode_escape", "backslashreplace")
+                   .decode("ascii") for ch in text)
+
+
+class Failure(click.ClickException):
+    """A failure click reports and exits with: one ``Error:`` line and a documented code."""
+
+    def __init__(self, message: str, exit_code: int):
+        super().__init__(one_line(message))
+        self.exit_code = int(exit_code)
+
+    def show(self, file=None) -> None:
+        click.echo(f"Error: {self.message}", err=True)
+
+
+class OneLineUsageError(click.UsageError):
+    """click's usage error, as one line with a pointer to the help (not click's usage block)."""
+
+    def show(self, file=None) -> None:
+        path = self.ctx.command_path if self.ctx else "haircare"
+        click.echo(f"Error: {path}: {one_line(self.message)} (see '{path} --help')", err=True)
+
+
 class HaircareGroup(click.Group):
-    """Maps the library's errors to one ``Error:`` line and a documented exit code."""
+    """click runs the commands (standalone mode); this group maps the library's errors and
+    interrupts to :class:`Failure` (one ``Error:`` line, the exit code of the error's class)."""
+
+    group_class = type       # `rules` and any other sub-group get the same mapping
 
     def main(self, *args, **kwargs):
+        with _sigterm_as_interrupt():
+            return super().main(*args, **kwargs)
+
+    def make_context(self, info_name, args, parent=None, **extra):
         try:
-            result = super().main(*args, standalone_mode=False, **{k: v for k, v in kwargs.items() if k != "standalone_mode"})
-            # standalone_mode=False makes click return ctx.exit(code) instead of exiting
-            if isinstance(result, int) and not isinstance(result, bool) and result:
-                sys.exit(result)
-            return result
-        except HaircareError as exc:
-            if _wants_traceback():
-                traceback.print_exc()
-            click.echo(f"Error: {exc}", err=True)
-            sys.exit(int(exc.exit_code))
-        except click.exceptions.Abort:
-            click.echo("Error: interrupted", err=True)
-            sys.exit(int(ExitCode.INTERRUPTED))
-        except KeyboardInterrupt:
-            click.echo("Error: interrupted", err=True)
-            sys.exit(int(ExitCode.INTERRUPTED))
-        except click.exceptions.Exit as exc:
-            sys.exit(exc.exit_code)
+            return super().make_context(info_name, args, parent=parent, **extra)
         except click.exceptions.NoArgsIsHelpError as exc:
             # `haircare` or `haircare rules` alone: the help, as asked for, not an error
             click.echo(exc.ctx.get_help())
-            sys.exit(0)
+            raise click.exceptions.Exit(0) from None
         except click.UsageError as exc:
-            # one line, like every other error, with a pointer to the help
-            path = exc.ctx.command_path if exc.ctx else "haircare"
-            click.echo(f"Error: {path}: {exc.format_message()} (see '{path} --help')", err=True)
-            sys.exit(exc.exit_code)
-        except click.ClickException as exc:
-            click.echo(f"Error: {exc.format_message()}", err=True)
-            sys.exit(exc.exit_code)
-        except Exception as exc:  # a bug: still one line, unless --traceback asks for more
-            if _wants_traceback():
-                traceback.print_exc()
-            click.echo(f"Error: internal error: {type(exc).__name__}: {exc} (run with --traceback "
-                       "to see where)", err=True)
-            sys.exit(int(ExitCode.INTERNAL))
-
+            raise _one_line_usage(exc) from None
 
     def invoke(self, ctx):
         try:
             return super().invoke(ctx)
+        except (click.exceptions.Exit, OneLineUsageError, Failure):
+            raise
+        except click.exceptions.Abort:      # click's own Ctrl-C (in a prompt): as ours
+            raise Failure("interrupted", ExitCode.INTERRUPTED) from None
+        except click.UsageError as exc:
+            raise _one_line_usage(exc) from None
+        except click.ClickException:
+            raise
         except BrokenPipeError:
             # the reader went away (`haircare rules list | head`): that is not a failure
             devnull = os.open(os.devnull, os.O_WRONLY)
             os.dup2(devnull, sys.stdout.fileno())
             raise click.exceptions.Exit(0) from None
+        except HaircareError as exc:
+            _traceback_if_asked(ctx)
+            raise Failure(str(exc), exc.exit_code) from None
+        except Terminated:
+            raise Failure("terminated", ExitCode.TERMINATED) from None
+        except (KeyboardInterrupt, EOFError):     # EOFError: input ended at a prompt
+            raise Failure("interrupted", ExitCode.INTERRUPTED) from None
+        except Exception as exc:  # a bug: still one line, unless --traceback asks for more
+            _traceback_if_asked(ctx)
+            raise Failure(f"internal error: {type(exc).__name__}: {exc} (run with --traceback "
+                          "to see where)", ExitCode.INTERNAL) from None
 
 
-def _show_version(ctx, param, value) -> None:
-    """``--version``, reading the installed version only when asked (a lazy import)."""
-    if value and not ctx.resilient_parsing:
-        from haircare_expert import __version__
-        click.echo(f"haircare, version {__version__}")
-        ctx.exit()
+def _one_line_usage(exc: click.UsageError) -> OneLineUsageError:
+    error = OneLineUsageError(exc.format_message(), exc.ctx)
+    error.exit_code = exc.exit_code
+    return error
 
 
-def _wants_traceback() -> bool:
-    ctx = click.get_current_context(silent=True)
-    root = ctx.find_root() if ctx else None
-    return bool(root and root.params.get("traceback")) or bool(os.environ.get("HAIRCARE_TRACEBACK"))
+def _traceback_if_asked(ctx) -> None:
+    root = ctx.find_root()
+    if root.params.get("traceback") or os.environ.get("HAIRCARE_TRACEBACK"):
+        traceback.print_exc()
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt():
+    """SIGTERM raises :class:`Terminated` (a KeyboardInterrupt) for the life of the command, so
+    it is handled like Ctrl-C: temporary files removed, worker processes stopped, exit 143."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum, frame):
+        raise Terminated()
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 class _RuleFolder(click.Path):
@@ -122,20 +166,30 @@ def advisor(rules_dirs=()):
 
 
 def emit(data, output, binary: bool = False) -> None:
-    """Write to ``output`` atomically, or to stdout when no file is named."""
-    from haircare_expert.atomic import write_atomic
-    if output:
+    """Write to ``output`` atomically, or to stdout when no file is named (or ``-``,
+    ``/dev/stdout``)."""
+    from haircare_expert.atomic import is_stdout, write_atomic
+    if output and not is_stdout(output):
         write_atomic(output, data)
     elif isinstance(data, bytes):
-        click.get_binary_stream("stdout").write(data)
+        sys.stdout.buffer.write(data)
     else:
         click.echo(data, nl=False)
 
 
+def refuse_same_files(inputs=(), outputs=()) -> None:
+    """A usage error, before anything runs, if an output option names an input file or two
+    output options name one file (resolved paths). ``inputs``/``outputs``: (label, path)
+    pairs, e.g. ``[("PROFILE", profile)]`` and ``[("-o", output), ("--save", save)]``."""
+    from haircare_expert.atomic import same_file_clash
+    problem = same_file_clash(inputs, outputs)
+    if problem:
+        raise click.UsageError(problem, click.get_current_context(silent=True))
+
+
 @click.group(cls=HaircareGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--version", is_flag=True, is_eager=True, expose_value=False,
-              callback=_show_version,
-              help="Show the version and exit.")
+@click.version_option(package_name="haircare-expert", prog_name="haircare",
+                      message="%(prog)s, version %(version)s")
 @click.option("--traceback", is_flag=True, help="Show the full traceback of an error.")
 def main(traceback):
     """Hair and scalp care advice from a rule-based expert system.
@@ -143,5 +197,6 @@ def main(traceback):
     Interview a client, print an advice report, and audit why each piece of advice was given.
     Set HAIRCARE_TRACEBACK=1 (or pass --traceback first) to see the full traceback of an error.
     Exit codes: 0 ok, 1 changed/failed check, 2 usage, 3 bad profile, 4 bad rules,
-    5 not found, 6 inference failed, 7 report failed, 70 internal error, 130 interrupted.
+    5 not found or not a regular file, 6 inference failed, 7 report failed, 70 internal error,
+    130 interrupted, 143 terminated (SIGTERM).
     """

@@ -1,8 +1,6 @@
 """haircare rules list | show | lint | test: tools for whoever maintains the rules."""
 from __future__ import annotations
 
-import sys
-
 import click
 
 from haircare_expert.cli.base import advisor, main, rulebook, rules_option
@@ -77,7 +75,7 @@ def rules_lint(fmt, rules_dirs):
     else:
         click.echo(render_lint(report), nl=False)
     if not report.ok:
-        sys.exit(int(ExitCode.CHANGED))   # not ctx.exit: its code is lost under standalone_mode=False
+        click.get_current_context().exit(int(ExitCode.CHANGED))
 
 
 @rules.command("test")
@@ -100,4 +98,4 @@ def rules_test(examples_dir, quiet, fmt, rules_dirs):
     else:
         click.echo(render_text(report, quiet), nl=False)
     if not report.ok:
-        sys.exit(int(ExitCode.CHANGED))   # not ctx.exit: its code is lost under standalone_mode=False
+        click.get_current_context().exit(int(ExitCode.CHANGED))

@@ -17,6 +17,7 @@ from jinja2.sandbox import SandboxedEnvironment
 from haircare_expert.consult.schedule import plan
 from haircare_expert.engine.compiler import Engine
 from haircare_expert.errors import EngineError
+from haircare_expert.knowledge import ruletext
 from haircare_expert.knowledge.rulebook import Rule, Rulebook
 from haircare_expert.model import ADVICE_KINDS, Advice, Conflict, Consultation, Fact, Firing
 
@@ -48,7 +49,7 @@ def render_text(rule: Rule, text: str, bindings: dict) -> str:
         return text
     values = {k: (", ".join(map(str, v)) if isinstance(v, tuple) else v) for k, v in bindings.items()}
     try:
-        return _text_template(text).render(**values)
+        return ruletext.fill(rule, _text_template(text), values)   # length capped as it renders
     except TemplateError as exc:
         raise EngineError(rule.location, f"rule {rule.id}: its text cannot be filled in: {exc}") from None
 

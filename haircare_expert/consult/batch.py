@@ -11,23 +11,38 @@ renamed only when every line has succeeded. Fix the line (or take it out) and ru
 With ``jobs > 1`` the lines are cut into chunks and advised in worker processes; the pool
 initializer gives each worker one Advisor (inherited from the parent where processes fork, built
 from the rule folders where they are spawned). Results are written in input order.
+
+Stopping a batch (a bad line, Ctrl-C, or SIGTERM, which the CLI turns into an interrupt)
+terminates the workers and removes the temporary file; a worker whose parent is killed outright
+(SIGKILL) notices within :data:`PARENT_POLL` seconds and exits, and the temporary file that such
+a run leaves is removed by the next run writing the same output (see
+:func:`haircare_expert.atomic.remove_stale_temps`).
 """
 from __future__ import annotations
 
+import contextlib
 import gc
 import json
 import multiprocessing
+import os
+import re
 import signal
+import threading
+import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
+from typing import BinaryIO
 
 from haircare_expert import yamlio
-from haircare_expert.atomic import atomic_writer
+from haircare_expert.atomic import atomic_writer, check_target
 from haircare_expert.errors import HaircareError, ProfileError
+
+#: How often (seconds) a worker looks whether the batch that started it is still there.
+PARENT_POLL = 0.5
 
 #: Lines handed to a worker at a time: large enough to amortise the inter-process traffic
 #: (a few milliseconds a chunk), small enough that the workers finish close together.
@@ -77,9 +92,17 @@ def parse_line(raw: bytes, where: str):
     except UnicodeDecodeError as exc:
         raise ProfileError(where, f"is not UTF-8 text (bad byte at offset {exc.start})") from None
     try:
-        return json.loads(text, object_pairs_hook=yamlio._json_pairs)
+        data = json.loads(text, object_pairs_hook=yamlio._json_pairs)
     except (ValueError, RecursionError) as exc:
-        raise ProfileError(where, f"not a JSON profile: {exc}") from None
+        raise ProfileError(where, f"not a JSON profile: {yamlio.explain_value_error(exc)}") from None
+    if _SURROGATE_ESCAPE.search(raw):   # rare: only then walk the document for a lone half
+        yamlio.check_values(data, where, ProfileError)
+    return data
+
+
+#: A JSON escape of a UTF-16 surrogate (``\ud83d``): a pair is one character, a lone half is
+#: text no file can hold.
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
 
 
 #: ``json.dumps(data, ensure_ascii=False, separators=(",", ":"))``; plain data from to_json():
@@ -184,9 +207,13 @@ _WORKER: dict = {}
 def _init_worker(rules_dirs: tuple, advisor=None) -> None:
     """Pool initializer: one Advisor per worker process, the knowledge base compiled once.
 
-    Ctrl-C is left to the parent, which stops the batch (workers would each print a traceback).
+    Ctrl-C is left to the parent, which stops the batch (workers would each print a traceback);
+    SIGTERM ends a worker at once (a forked worker inherits the parent's handler, which would
+    raise in it). A worker whose parent is gone (killed, even with SIGKILL) exits by itself.
     """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    _watch_parent(os.getppid())
     _WORKER.clear()
     try:
         if advisor is None:
@@ -200,6 +227,20 @@ def _init_worker(rules_dirs: tuple, advisor=None) -> None:
     # scanning it again and again (and, in a forked worker, from touching the pages it shares
     # with the parent).
     gc.freeze()
+
+
+def _watch_parent(parent: int) -> None:
+    """Exit this worker as soon as its parent process is gone (it is re-parented then).
+
+    A thread, not a signal: it also notices a parent killed with SIGKILL, which no one can
+    catch, and it runs while the worker is busy advising (each check is a system call).
+    """
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(PARENT_POLL)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="haircare-parent-watch", daemon=True).start()
 
 
 def _work(name: str, chunk: list[tuple[int, bytes]]):
@@ -237,20 +278,38 @@ def _parallel(name: str, lines, jobs: int, advisor, rules_dirs: tuple,
         context, initargs = multiprocessing.get_context("fork"), (rules_dirs, advisor)
     else:
         context, initargs = None, (rules_dirs, None)
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=context, initializer=_init_worker,
-                             initargs=initargs) as pool:
-        pending: deque = deque()
-        chunks = _chunks(lines, chunk)
-        try:
-            for part in chunks:
-                pending.append(pool.submit(_work, name, part))
-                if len(pending) >= jobs * 4:
-                    yield _result(pending.popleft())
-            while pending:
+    pool = ProcessPoolExecutor(max_workers=jobs, mp_context=context, initializer=_init_worker,
+                               initargs=initargs)
+    pending: deque = deque()
+    try:
+        for part in _chunks(lines, chunk):
+            pending.append(pool.submit(_work, name, part))
+            if len(pending) >= jobs * 4:
                 yield _result(pending.popleft())
-        finally:
-            for future in pending:
-                future.cancel()
+        while pending:
+            yield _result(pending.popleft())
+    except BaseException:
+        # A bad line, Ctrl-C, SIGTERM or the generator closed early: the chunks still running
+        # are wasted work, so the workers are stopped now rather than waited for.
+        _stop(pool)
+        raise
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _stop(pool: ProcessPoolExecutor) -> None:
+    """Cancel what has not started and terminate the worker processes."""
+    if hasattr(pool, "terminate_workers"):     # Python 3.14+
+        with contextlib.suppress(Exception):
+            pool.terminate_workers()
+        return
+    # Before 3.14 there is no public way to reach the processes; _processes (pid -> Process)
+    # has been there since 3.2.
+    workers = list((getattr(pool, "_processes", None) or {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    for process in workers:
+        with contextlib.suppress(Exception):
+            process.terminate()
 
 
 def _result(future) -> tuple[int, int, bytes]:
@@ -267,15 +326,19 @@ def _sequential(name: str, lines, advisor, chunk: int) -> Iterator[tuple[int, in
         yield part[-1][0], len(out), _lines(out)
 
 
-def run(source: str | Path, output: str | Path, *, advisor=None, rules_dirs: Sequence[str] = (),
-        jobs: int = 1, progress: Callable[[int], None] | None = None,
-        chunk: int = CHUNK) -> BatchResult:
+def run(source: str | Path, output: str | Path | BinaryIO, *, advisor=None,
+        rules_dirs: Sequence[str] = (), jobs: int = 1,
+        progress: Callable[[int], None] | None = None, chunk: int = CHUNK) -> BatchResult:
     """Advise every profile line of ``source`` into ``output`` (JSON lines), atomically.
 
+    ``output`` is a file name (written through a temporary file, renamed at the end; it must
+    be a new name or a writable regular file) or an open binary stream (written as it goes).
     ``advisor`` is built from ``rules_dirs`` when not given (so a bad rule folder fails here,
     before any worker starts). ``progress(n)`` is called with the number of input lines done
     so far (compare with :func:`count_lines`).
     """
+    if not hasattr(output, "write"):
+        check_target(output)     # before the rules are compiled: refuse a link or a device now
     if advisor is None:
         from haircare_expert.consult.advisor import Advisor
         advisor = Advisor(extra_rules=rules_dirs)
@@ -286,12 +349,17 @@ def run(source: str | Path, output: str | Path, *, advisor=None, rules_dirs: Seq
     else:
         parts = _sequential(name, lines, advisor, chunk)
     profiles = 0
-    with atomic_writer(output, binary=True) as out:
-        for last_line, count, text in parts:
-            out.write(text)
-            profiles += count
-            if progress:
-                progress(last_line)
+    writer = contextlib.nullcontext(output) if hasattr(output, "write") else atomic_writer(output, binary=True)
+    try:
+        with writer as out:
+            for last_line, count, text in parts:
+                out.write(text)
+                profiles += count
+                if progress:
+                    progress(last_line)
+    finally:
+        if hasattr(parts, "close"):
+            parts.close()      # stops the worker processes now if the writing failed
     return BatchResult(profiles)
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import os
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -16,7 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from haircare_expert import yamlio
-from haircare_expert.errors import NotFoundError, RuleError, RuleErrors
+from haircare_expert.errors import HaircareError, NotFoundError, RuleError, RuleErrors
+from haircare_expert.knowledge import ruletext
 from haircare_expert.knowledge.conditions import (
     LIST_OPS,
     NUMBER_OPS,
@@ -256,22 +258,61 @@ def _text(value) -> bool:
 
 
 def _read_folder(path: Path | None, label: str, problems) -> tuple[str, list[tuple[str, str]]]:
-    """All YAML files under a folder, as (display name, text), in a stable order."""
+    """All YAML files under a folder, as (display name, text), in a stable order.
+
+    Every ``*.yaml``/``*.yml`` file is loaded (any case of the suffix), in sub-folders too,
+    following symbolic links; hidden files and folders (``.git/``) are not rules. Nothing is
+    skipped without a word: a broken link, an unreadable folder or a rule file that is not a
+    regular file (a FIFO) is a problem.
+    """
     files: list[tuple[str, str]] = []
     if path is None:
         root = yamlio.package_files("rules")
         for name, ref in sorted(_walk(root, "")):
             files.append((f"rules/{name}", ref.read_text(encoding="utf-8")))
         return label, files
-    for file in sorted(path.rglob("*")):
-        if file.suffix in (".yaml", ".yml") and file.is_file():
-            try:
-                text = yamlio.read_text(file, RuleError)
-            except RuleError as exc:
-                problems.append(exc)
-                continue
-            files.append((str(file), text))
+    for file in sorted(_rule_files(path, problems)):
+        try:
+            text = yamlio.read_text(file, RuleError)
+        except RuleError as exc:
+            problems.append(exc)
+            continue
+        except HaircareError as exc:      # not a regular file, or unreadable: a rule problem here
+            problems.append(RuleError(exc.where, f"rule file {exc.what}"))
+            continue
+        files.append((str(file), text))
     return label, files
+
+
+def _rule_files(folder: Path, problems: list, seen: set | None = None) -> list[Path]:
+    """The rule files under ``folder`` (see :func:`_read_folder`); problems are appended."""
+    seen = set() if seen is None else seen
+    real = os.path.realpath(folder)
+    if real in seen:            # a link back up the tree: its files are already listed
+        return []
+    seen.add(real)
+    try:
+        entries = sorted(os.scandir(folder), key=lambda e: e.name)
+    except OSError as exc:
+        problems.append(RuleError(str(folder), f"rules folder cannot be read ({exc.strerror or exc})"))
+        return []
+    found: list[Path] = []
+    for entry in entries:
+        if entry.name.startswith("."):
+            continue
+        path = Path(entry.path)
+        try:
+            is_dir = entry.is_dir()             # follows links
+            is_yaml = entry.name.lower().endswith((".yaml", ".yml"))
+            if entry.is_symlink() and not path.exists():
+                problems.append(RuleError(str(path), "broken symbolic link in a rules folder"))
+            elif is_dir:
+                found.extend(_rule_files(path, problems, seen))
+            elif is_yaml:
+                found.append(path)
+        except OSError as exc:
+            problems.append(RuleError(str(path), f"cannot be read ({exc.strerror or exc})"))
+    return found
 
 
 def _walk(ref, prefix):
@@ -383,6 +424,10 @@ def _parse_rule(raw: dict, where: str, vocab: Vocabulary, sources: dict, problem
     if not isinstance(steps, list) or not all(isinstance(s, str) and s.strip() for s in steps):
         p.add(then, "steps", f"{label}: then.steps must be a list of texts")
         steps = []
+    if isinstance(advise, str):
+        _check_text(advise, then, "advise", p, label)
+    for text in steps:
+        _check_text(text, then, "steps", p, label)
     declare = _parse_declare(then.get("declare") or [], then, vocab, p, label)
     if kind == DERIVE and not declare:
         p.add(raw, "then", f"{label}: a derive rule must declare at least one fact")
@@ -728,22 +773,28 @@ def _check_variables_and_declares(rules: list[Rule], vocab: Vocabulary, problems
 
 
 def _template_names(rule: Rule, problems: list) -> set[str]:
-    """The variables the advice text and steps use; a template syntax error is a problem now,
-    not a failed consultation later."""
+    """The variables the advice text and steps use (the texts passed :func:`_check_text`)."""
     texts = [t for t in (rule.advise, *rule.steps) if "{" in t]
     if not texts:
         return set()
     from jinja2 import TemplateSyntaxError, nodes
-    from jinja2.sandbox import SandboxedEnvironment
-    env = SandboxedEnvironment()
     names: set[str] = set()
     for text in texts:
         try:
             # every name read, globals such as `cycler` included: only bound variables may appear
-            names |= {n.name for n in env.parse(text).find_all(nodes.Name) if n.ctx == "load"}
+            names |= {n.name for n in ruletext.env().parse(text).find_all(nodes.Name) if n.ctx == "load"}
         except TemplateSyntaxError as exc:
             problems.append(RuleError(rule.location, f"rule {rule.id}: text {text[:40]!r}...: {exc.message}"))
     return names
+
+
+def _check_text(text: str, node, key: str, p, label: str) -> None:
+    """A problem (``file:line``) unless ``text`` keeps to what rule text may do (see
+    :mod:`haircare_expert.knowledge.ruletext`): checked when the rules load."""
+    text = " ".join(text.split())       # as the rule keeps it
+    problem = ruletext.problem(text)
+    if problem:
+        p.add(node, key, f"{label}: text {ruletext.short(text)} in then.{key}: {problem}")
 
 
 def _stratify(rules: list[Rule], problems: list) -> None:
