@@ -384,21 +384,21 @@ def test_a_corrupt_session_is_a_profile_error_with_file_and_line(text, where):
 # -- the command, scripted through CliRunner ---------------------------------------------------------
 def test_a_scripted_interview_saves_the_profile_and_the_report(mini, tmp_path):
     session, profile, report = tmp_path / "s.yaml", tmp_path / "p.yaml", tmp_path / "r.json"
-    answers = ["Ana Example", "Sam", "", "flaking", "hair serum", "none", "frizz", "6", "roots"]
-    result = interview_cli("--session", session, "--save", profile, "-o", report,
+    answers = ["Ana Example", "Sam", "flaking", "hair serum", "none", "frizz", "6", "roots"]
+    result = interview_cli("--session", session, "--save", profile, "-o", report, "--date", "2026-11-22",
                            input="\n".join(answers) + "\n")
     assert result.exit_code == 0, result.output
     assert "Question 4, about" in result.stdout
     assert "+ advice: Keep serum off the scalp" in result.stdout
     assert "Answers:" in result.stdout and "Hair type" in result.stdout.split("Not asked")[1]
     saved = yaml.safe_load(profile.read_text())
-    assert saved == {"client": {"name": "Ana Example", "consultant": "Sam"},
+    assert saved == {"client": {"name": "Ana Example", "consultant": "Sam", "date": "2026-11-22"},
                      "hair": {"concerns": ["frizz"]}, "scalp": {"symptoms": ["flaking"]},
                      "habits": {"washes_per_week": 6},
                      "routine": [{"product": "hair_serum", "reactions": [], "applied_to": ["roots"]}]}
     advised = CliRunner().invoke(cli.main, ["advise", str(profile), "--format", "json"])
     assert advised.exit_code == 0 and advised.stdout == report.read_text()
-    assert '"date": ""' in report.read_text()          # no clock: no date unless one is given
+    assert '"date": "2026-11-22"' in report.read_text()
     assert yaml.safe_load(session.read_text())["interview"]["finished"] is True
     # a finished session resumes straight to the end: no questions, the report again
     again = interview_cli("--resume", session, "-o", tmp_path / "again.json", input="")
@@ -407,15 +407,15 @@ def test_a_scripted_interview_saves_the_profile_and_the_report(mini, tmp_path):
 
 
 def test_bad_answers_are_asked_again_without_a_traceback(mini, tmp_path):
-    answers = ["", "", "31-12-2026", "2026-12-31", "17", "flaking", "dandruff", "none", "none"]
+    answers = ["", "", "17", "flaking", "sprays", "none", "none"]
     result = interview_cli("--session", tmp_path / "s.yaml", "--save", tmp_path / "p.yaml",
-                           input="\n".join(answers) + "\n")
+                           "--date", "2026-12-31", input="\n".join(answers) + "\n")
     assert result.exit_code == 0, result.output
     assert "Traceback" not in result.output
-    assert result.stdout.count("Sorry,") == 3
+    assert result.stdout.count("Sorry,") == 2
     assert "'17' is not one of the choices" not in result.stdout
     assert re.search(r"Sorry, not a choice: '17'.*flaking", result.stdout)
-    assert "Sorry, not a choice: 'dandruff'" in result.stdout
+    assert "Sorry, not a choice: 'sprays'" in result.stdout
     saved = yaml.safe_load((tmp_path / "p.yaml").read_text())
     assert saved == {"client": {"date": "2026-12-31"}, "hair": {"concerns": []},
                      "scalp": {"symptoms": ["flaking"]}, "routine": []}
@@ -425,14 +425,14 @@ def test_quit_and_end_of_input_save_and_resume_continues_where_it_stopped(mini, 
     session = tmp_path / "s.yaml"
     first = interview_cli("--session", session, "--date", "2026-11-22", input="Ana\nSam\npatchy loss\nquit\n")
     assert first.exit_code == 0 and "4 answer(s) saved" in first.stdout
-    assert f"--resume {session}" in first.stdout
+    assert "continue with: haircare interview --resume 1" in first.stdout
     state = yaml.safe_load(session.read_text())
     assert state["profile"]["scalp"] == {"symptoms": ["patchy_loss"]}
     assert state["interview"]["finished"] is False
     # the end of the input (no quit) also stops and keeps everything
     second = interview_cli("--resume", session, input="none\n")
     assert second.exit_code == 0 and "Stopped." in second.stdout
-    assert "Question 5," in second.stdout and "What is the client's name" not in second.stdout
+    assert "Question 4," in second.stdout and "What is the client's name" not in second.stdout
     third = interview_cli("--resume", session, "--save", tmp_path / "p.yaml", input="Unknown\n")
     assert third.exit_code == 0, third.output
     saved = yaml.safe_load((tmp_path / "p.yaml").read_text())
@@ -441,7 +441,7 @@ def test_quit_and_end_of_input_save_and_resume_continues_where_it_stopped(mini, 
 
 
 def test_why_and_back_at_the_prompt(mini, tmp_path):
-    answers = ["", "", "", "?", "patchy loss", "back", "flaking", "none", "none"]
+    answers = ["", "", "?", "patchy loss", "back", "flaking", "none", "none"]
     result = interview_cli("--session", tmp_path / "s.yaml", "--save", tmp_path / "p.yaml",
                            input="\n".join(answers) + "\n")
     assert result.exit_code == 0, result.output
@@ -478,9 +478,106 @@ def test_a_bad_date_option_is_a_usage_error(mini, tmp_path):
 def test_with_save_the_profile_so_far_is_written_after_every_answer(mini, tmp_path):
     """Stopping early still leaves a profile that `haircare advise` accepts."""
     profile = tmp_path / "p.yaml"
-    result = interview_cli("--session", tmp_path / "s.yaml", "--save", profile, input="Ana\nSam\n\nflaking\nquit\n")
+    result = interview_cli("--session", tmp_path / "s.yaml", "--save", profile, "--date", "2026-11-22",
+                           input="Ana\nSam\nflaking\nquit\n")
     assert result.exit_code == 0 and "Stopped." in result.stdout
-    assert yaml.safe_load(profile.read_text()) == {"client": {"name": "Ana", "consultant": "Sam"},
+    assert yaml.safe_load(profile.read_text()) == {"client": {"name": "Ana", "consultant": "Sam",
+                                                              "date": "2026-11-22"},
                                                    "scalp": {"symptoms": ["flaking"]}}
     advised = CliRunner().invoke(cli.main, ["advise", str(profile), "--format", "json"])
     assert advised.exit_code == 0, advised.stderr
+
+
+# -- typed answers, quitting, and what the consultant sees -----------------------------------------
+@pytest.mark.parametrize("typed, value", [
+    ("oily", ("oiliness",)), ("tight, flakes", ("flaking", "tightness")),
+    ("bare patches", ("patchy_loss",)), ("Reacts easily", ("sensitivity",)),
+])
+def test_answers_may_be_typed_as_the_words_shown(typed, value):
+    book = QuestionBook.load(Vocabulary.load())
+    assert parse_answer(book.by_ask["scalp.symptoms"], typed) == value
+
+
+@pytest.mark.parametrize("typed", ["or", "to"])
+def test_a_word_several_choices_share_is_not_guessed(typed):
+    book = QuestionBook.load(Vocabulary.load())
+    with pytest.raises(ProfileError):
+        parse_answer(book.by_ask["scalp.symptoms"], typed)
+
+
+@pytest.mark.parametrize("word", ["exit", "q", "QUIT"])
+def test_exit_and_q_stop_and_keep_the_answers_like_quit(mini, tmp_path, word):
+    result = interview_cli("--date", "2026-11-22", input=f"Ana\n{word}\nnever read\n")
+    assert result.exit_code == 0 and "Stopped. 2 answer(s) saved" in result.stdout
+
+
+def test_the_live_lines_say_when_an_answer_takes_advice_back(tmp_path):
+    """Real rules: before the scalp is known, the warning signs could not be checked; once it is,
+    that line is withdrawn, and the consultant is told."""
+    result = interview_cli("--date", "2026-11-22", input="Ana\nSam\nflaking\nquit\n")
+    assert result.exit_code == 0, result.output
+    assert "  – no longer advised: Warning signs could not be checked" in result.stdout
+
+
+def test_a_byte_that_is_not_utf8_is_refused_and_every_file_reads_back(mini, tmp_path):
+    session, profile = tmp_path / "s.yaml", tmp_path / "p.yaml"
+    result = CliRunner().invoke(cli.main, ["interview", "--session", str(session), "--save", str(profile),
+                                           "--date", "2026-11-22"],
+                                input=b"An\xffa\nAna\nS\xc3am\nSam\nquit\n")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.count("Sorry, that answer has a character that could not be read") == 2
+    state = Session.parse(session.read_text(encoding="utf-8"), str(session), Vocabulary.load())
+    assert state.answers["client.name"] == "Ana" and state.answers["client.consultant"] == "Sam"
+    assert yaml.safe_load(profile.read_text(encoding="utf-8"))["client"]["name"] == "Ana"
+
+
+def test_save_never_replaces_a_file_the_interview_did_not_write(mini, tmp_path):
+    profile = tmp_path / "p.yaml"
+    profile.write_text("precious\n")
+    refused = interview_cli("--save", profile, input="Ana\n")
+    assert refused.exit_code == ExitCode.REPORT and "--force" in refused.stderr
+    assert profile.read_text() == "precious\n"
+    forced = interview_cli("--save", profile, "--force", "--date", "2026-11-22", input="Ana\nquit\n")
+    assert forced.exit_code == 0 and yaml.safe_load(profile.read_text())["client"]["name"] == "Ana"
+    # resuming the consultation that wrote it may go on writing it
+    resumed = interview_cli("--resume", "1", input="Sam\nquit\n")
+    assert resumed.exit_code == 0 and yaml.safe_load(profile.read_text())["client"]["consultant"] == "Sam"
+
+
+def test_save_output_and_session_may_not_name_one_file(mini, tmp_path):
+    result = interview_cli("--save", tmp_path / "x.yaml", "--session", tmp_path / "x.yaml")
+    assert result.exit_code == ExitCode.USAGE and "name the same file" in result.stderr
+
+
+def test_a_session_in_use_by_another_interview_is_refused(mini, tmp_path):
+    import fcntl
+    import os
+    session = tmp_path / "s.yaml"
+    first = interview_cli("--session", session, "--date", "2026-11-22", input="Ana\nquit\n")
+    assert first.exit_code == 0
+    before = session.read_text()
+    fd = os.open(tmp_path / ".s.yaml.lock", os.O_CREAT | os.O_RDWR)
+    fcntl.flock(fd, fcntl.LOCK_EX)           # another interview holds it
+    try:
+        second = interview_cli("--resume", session, input="Sam\n")
+    finally:
+        os.close(fd)
+    assert second.exit_code == ExitCode.PROFILE and "open in another interview" in second.stderr
+    assert session.read_text() == before
+    third = interview_cli("--resume", session, input="Sam\nquit\n")
+    assert third.exit_code == 0 and "Sam" in session.read_text()
+
+
+def test_the_session_as_data_round_trips(mini):
+    talk = Interview(mini)
+    talk.preset("client.date", "2026-11-22")
+    drive(talk, {"scalp.symptoms": "flaking", "uses.product": "hair serum", "hair.concerns": "frizz"})
+    data = talk.session.to_data()
+    again = Session.from_data(data, "record 1", mini.vocabulary)
+    assert (again.answers, again.history, again.finished, again.preset) == \
+           (talk.session.answers, talk.session.history, True, ["client.date"])
+    import json
+    assert json.loads(json.dumps(data)) == data
+    with pytest.raises(ProfileError) as info:
+        Session.from_data({**data, "schema": "other"}, "record 1", mini.vocabulary)
+    assert info.value.where == "record 1"

@@ -19,6 +19,7 @@ from click.testing import CliRunner
 from haircare_expert.cli import main
 from haircare_expert.consult.interview import QuestionBook, Session
 from haircare_expert.knowledge.vocabulary import Vocabulary
+from haircare_expert.store import Store
 
 _ESCAPES = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b[=>]|\r")
 #: A guard so a broken build fails instead of hanging; nothing here measures speed.
@@ -151,10 +152,10 @@ def test_a_consultant_runs_the_interview_in_a_real_terminal(tmp_path):
     assert advised.exit_code == 0 and '"name": "Ana Example"' in advised.stdout
 
 
-def test_a_killed_interview_leaves_a_valid_session_that_resumes(tmp_path):
+def test_a_killed_interview_loses_at_most_the_answer_being_typed_and_resumes(tmp_path):
     session = tmp_path / "s.yaml"
-    term = Terminal(["--session", session], tmp_path)
-    for answer in ("Ana Example", "Sam Adviser", ""):
+    term = Terminal(["--session", session, "--date", "2026-11-22"], tmp_path)
+    for answer in ("Ana Example", "Sam Adviser"):
         term.expect_prompt()
         term.type(answer)
     screen = term.expect_prompt()
@@ -162,10 +163,14 @@ def test_a_killed_interview_leaves_a_valid_session_that_resumes(tmp_path):
     term.type("flaking, itching")
     term.kill()                     # no time to finish: the file is the old or the new one, whole
     state = Session.parse(session.read_text(), str(session), Vocabulary.load())
-    assert state.history[:3] == ["client.name", "client.consultant", "client.date"]
+    assert state.history[:3] == ["client.date", "client.name", "client.consultant"]
     assert len(state.history) in (3, 4)
+    with Store.open() as store:     # the records database holds the same answers, committed
+        (record,) = store.list()
+        assert record.client == "Ana Example" and not record.finished
+        assert record.answers in (3, 4)
 
-    term = Terminal(["--resume", session, "--save", "p.yaml"], tmp_path)
+    term = Terminal(["--resume", record.id, "--save", "p.yaml"], tmp_path)
     first = True
     while True:
         try:
@@ -179,6 +184,35 @@ def test_a_killed_interview_leaves_a_valid_session_that_resumes(tmp_path):
         term.type(answer_for(ask, CLIENT))
     assert term.finish() == 0, term.text[-3000:]
     profile = yaml.safe_load((tmp_path / "p.yaml").read_text())
-    assert profile["client"] == {"name": "Ana Example", "consultant": "Sam Adviser"}
+    assert profile["client"] == {"name": "Ana Example", "consultant": "Sam Adviser", "date": "2026-11-22"}
     assert profile["scalp"] == {"symptoms": ["flaking", "itching"]}
-    assert yaml.safe_load(session.read_text())["interview"]["finished"] is True
+    assert yaml.safe_load(session.read_text())["interview"]["finished"] is True   # remembered --session
+    with Store.open() as store:
+        assert store.get(record.id).finished
+
+
+def test_killing_the_interview_again_and_again_never_loses_an_answer_it_showed_as_taken(tmp_path):
+    """Kill at a different moment each round (right after typing, after a short wait, at a
+    question): every answer followed by the next question is in the records, the record always
+    reads back, and resuming goes on from there."""
+    term = Terminal(["--date", "2026-11-22"], tmp_path)
+    taken = 1                                   # the date, given as an option
+    for round_, wait in enumerate((0.0, 0.05, 0.3, None)):
+        if round_:
+            term = Terminal(["--resume", "1"], tmp_path)
+        screen = term.expect_prompt()
+        ask, _ = question_of(screen)
+        term.type(answer_for(ask, CLIENT) or "Someone")
+        term.expect_prompt()                    # the next question: that answer is committed
+        taken += 1
+        ask, _ = question_of(term.text[max(0, term.text.rfind("Question")):])
+        if wait is not None:
+            term.type(answer_for(ask, CLIENT) or "Someone")
+            time.sleep(wait)
+        term.kill()
+        with Store.open() as store:
+            record = store.get(1)
+            state = Session.from_data(record.session, "record 1", Vocabulary.load())
+        assert len(state.history) in (taken, taken + 1), (round_, state.history)
+        taken = len(state.history)
+    assert not record.finished and record.client

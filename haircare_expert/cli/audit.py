@@ -4,6 +4,7 @@ from __future__ import annotations
 import click
 
 from haircare_expert.cli.base import advisor, emit, main, rules_option
+from haircare_expert.cli.records import db_option, open_store
 from haircare_expert.errors import ExitCode
 
 # -- audit: haircare explain | trace | replay ---------------------------------------------------
@@ -48,18 +49,53 @@ def trace(profile, fmt, rules_dirs):
 
 
 @main.command()
-@click.argument("record", type=click.Path(dir_okay=False))
+@click.argument("record", required=False, type=click.Path(dir_okay=False))
+@click.option("--all", "all_records", is_flag=True,
+              help="Replay every finished consultation in the records database instead.")
+@click.option("--jobs", type=click.IntRange(1, 64), default=1, show_default=True,
+              help="With --all: replay in this many processes.")
 @AUDIT_FORMAT
 @rules_option
-def replay(record, fmt, rules_dirs):
+@db_option
+def replay(record, all_records, jobs, fmt, rules_dirs, db):
     """Re-run an audit RECORD (the JSON of 'advise --format json') against the current rules.
 
-    Prints the advice added, removed or changed and the rule edits behind each change.
-    Exit code 0: no change; 1: the advice changed.
+    Prints the advice added, removed or changed and the rule edits behind each change. With
+    --all, replays every stored consultation and lists those whose advice would change,
+    grouped by the rule edit that causes it. Exit code 0: no change; 1: the advice changed.
     """
-    from haircare_expert.audit.replay import load_record, render_text
-    from haircare_expert.audit.replay import replay as replay_record
-    result = replay_record(load_record(record), advisor(rules_dirs), where=str(record))
-    emit(_dump(result.to_json()) if fmt == "json" else render_text(result), None)
-    if result.changed:
+    if all_records == bool(record):
+        raise click.UsageError("give a RECORD file or --all (every stored consultation), not both"
+                               if record else "give a RECORD file, or --all to replay the records")
+    if all_records:
+        changed = _replay_store(fmt, rules_dirs, db, jobs)
+    else:
+        from haircare_expert.audit.replay import load_record, render_text
+        from haircare_expert.audit.replay import replay as replay_record
+        result = replay_record(load_record(record), advisor(rules_dirs), where=str(record))
+        emit(_dump(result.to_json()) if fmt == "json" else render_text(result), None)
+        changed = result.changed
+    if changed:
         click.get_current_context().exit(int(ExitCode.CHANGED))
+
+
+def _replay_store(fmt, rules_dirs, db, jobs) -> bool:
+    """``replay --all``: every finished consultation in the store; progress on stderr."""
+    import sys
+
+    from haircare_expert.store.replay import render_text, replay_all
+    tty = sys.stderr.isatty()
+    shown = {"step": 0}
+
+    def progress(done: int, total: int) -> None:
+        if tty:
+            click.echo(f"\rReplayed {done} of {total}", err=True, nl=done >= total)
+        elif total and (done * 10 // total > shown["step"] or done >= total):
+            shown["step"] = done * 10 // total
+            click.echo(f"Replayed {done} of {total}", err=True)
+
+    adv = advisor(rules_dirs)
+    with open_store(db) as store:
+        result = replay_all(store, adv, jobs=jobs, rules_dirs=rules_dirs, progress=progress)
+    emit(_dump(result.to_json()) if fmt == "json" else render_text(result), None)
+    return result.changed

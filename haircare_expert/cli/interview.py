@@ -15,7 +15,8 @@ from pathlib import Path
 
 import click
 
-from haircare_expert.cli.base import advisor, main, rules_option
+from haircare_expert.atomic import check_target, is_stdout
+from haircare_expert.cli.base import advisor, emit, main, refuse_same_files, rules_option
 from haircare_expert.cli.records import _one_line, db_option, open_store, summary_lines
 from haircare_expert.errors import ProfileError, ReportError
 
@@ -42,12 +43,16 @@ def _locked(path: str):
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            if os.fstat(fd).st_ino != os.stat(lock).st_ino:   # removed by the run that held it
+                raise OSError
         except OSError:
             raise ProfileError(path, "this session is open in another interview right now; finish "
                                      "or quit that one first") from None
-        yield
-        with contextlib.suppress(OSError):
-            os.unlink(lock)
+        try:
+            yield
+        finally:                  # the holder removes it; a killed run's stale file is harmless
+            with contextlib.suppress(OSError):
+                os.unlink(lock)
     finally:
         os.close(fd)
 
@@ -91,11 +96,15 @@ def interview(resume, client, consultant, session_path, save, output, force, dat
 
     if resume is not None and client:
         raise click.UsageError("give --resume or --client, not both")
-    names = [("--save", save), ("-o", output), ("--session", session_path)]
-    for i, (opt_a, a) in enumerate(names):
-        for opt_b, b in names[i + 1:]:
-            if _same_file(a, b):
-                raise click.UsageError(f"{opt_a} and {opt_b} name the same file ({a})")
+    by_file = resume is not None and resume.strip() != "" and not resume.strip().isdigit()
+    if by_file and session_path and not _same_file(session_path, resume):
+        raise click.UsageError("give --resume FILE or --session FILE, not both")
+    # an output naming the session being resumed, or two outputs naming one file, would lose one
+    refuse_same_files([("--resume", resume if by_file else None)],
+                      [("--save", save), ("-o", output), ("--session", None if by_file else session_path)])
+    for target in (save, output, session_path):
+        if target and not is_stdout(target):
+            check_target(target)       # never replace a link, a device, a FIFO or a read-only file
     day = None
     if date is not None:
         try:
@@ -126,7 +135,6 @@ def _run(store, iv, *, resume, client, consultant, session_path, save, output, f
          rules_dirs, db_hint):
     from haircare_expert.yamlio import read_text
 
-    adv = advisor(rules_dirs)
     previous = None                         # the visit a follow-up starts from
     record = None
     review: list[str] = []
@@ -134,23 +142,23 @@ def _run(store, iv, *, resume, client, consultant, session_path, save, output, f
     if resume is not None and not by_file:
         record = store.get(int(resume))
         remembered = record.targets
+        rules_dirs = rules_dirs or tuple(remembered.get("rules") or ())
         save = save or remembered.get("save")
         output = output or remembered.get("output")
         session_path = session_path or remembered.get("session")
         review = list(remembered.get("review") or [])
     elif by_file:                           # a portable session file
-        if session_path and not _same_file(session_path, resume):
-            raise click.UsageError("give --resume FILE or --session FILE, not both")
         session_path = resume
     elif session_path and os.path.lexists(session_path):
         raise ProfileError(session_path, f"a saved interview is already here; continue it with "
                                          f"--resume {session_path}, or name another --session FILE")
+    adv = advisor(rules_dirs)
     # the session file is locked before anything is read or written
     with _locked(session_path) if session_path else contextlib.nullcontext():
         if by_file:
             session = iv.Session.parse(read_text(resume, ProfileError), resume, adv.vocabulary)
             wanted = os.path.realpath(resume)
-            found = next((r for r in store.list(unfinished=True) if r.targets.get("session")
+            found = next((r for r in store.list() if r.targets.get("session")
                           and os.path.realpath(r.targets["session"]) == wanted), None)
             if found is not None:            # the consultation this file belongs to
                 record = store.get(found.id)
@@ -334,9 +342,12 @@ def _dialogue(store, talk, iv, state, keep, review, previous, save, output, db_h
     if save:
         write_atomic(save, iv.dump_profile(talk.session.profile()))
         say(f"Profile saved to {save}")
-    if output:
+    if output and not is_stdout(output):
         write_atomic(output, render(consultation, format_for(output)))
         say(f"Report written to {output}")
+    elif output:
+        say()
+        emit(render(consultation, "txt"), output)
     else:
         say()
         click.echo(render(consultation, "txt"), nl=False)

@@ -134,13 +134,14 @@ def _explain(exc: BaseException) -> str:
         return "the database is locked by another program; nothing was changed, try again in a moment"
     if "readonly" in low or "read-only" in low or "read only" in low:
         return "the database is read-only; nothing was changed"
-    if "full" in low or "no space" in low:
+    if "is full" in low or "disk full" in low or "no space left" in low or "could not extend" in low:
         return "the database or its disk is full; nothing was changed"
     if "not a database" in low or "malformed" in low:
         return "not a records database, or a damaged one"
     if "unable to open" in low:
         return "cannot open the database file (check the folder exists and is writable)"
-    if "could not connect" in low or "connection" in low and "refused" in low or "no such host" in low:
+    if ("could not connect" in low or "connection refused" in low or "no such host" in low
+            or "connection failed" in low or "connection to server" in low or "connection is bad" in low):
         return f"cannot reach the database server ({text[:200]})"
     return text[:300]
 
@@ -277,6 +278,10 @@ class Store:
               session: dict | None = None) -> Record:
         """Begin a consultation (unfinished, version 1) and return it."""
         now = _now()
+        given = _client_block(session or {})   # the answers' client block fills what is not given
+        client = client or str(given.get("name") or "")
+        consultant = consultant or str(given.get("consultant") or "")
+        date = date or str(given.get("date") or "")
         targets = dict(targets or {})
         targets.setdefault("rules", [str(d) for d in rules_dirs])
         row = ConsultationRow(uid=uuid.uuid4().hex, client=client, client_key=_key(client),

@@ -85,6 +85,7 @@ class Interview:
         (or, with ``replace``, whatever was answered before)."""
         if replace or key not in self.session.answers:
             self.session.answer(key, value)
+            self.session.preset.append(key)
             self._changed()
 
     def _changed(self) -> None:
@@ -94,7 +95,7 @@ class Interview:
     # -- talking -----------------------------------------------------------------------------------
     def progress(self) -> str:
         plan = self.plan()
-        number = len(self.session.history) + 1
+        number = sum(1 for key in self.session.history if key not in self.session.preset) + 1
         # the open questions, the ones they may unlock, and a guess for products not yet named
         left = len(plan.pending) - 1 + plan.per_product + len(set(plan.needed_for.values()))
         if left <= 0:

@@ -26,10 +26,14 @@ class Session:
     answers: dict[str, Any] = field(default_factory=dict)
     history: list[str] = field(default_factory=list)
     finished: bool = False
+    #: answers given on the command line (``--date``), not asked: questions are not counted for them
+    preset: list[str] = field(default_factory=list)
 
     def answer(self, key: str, value: Any) -> None:
         if key in self.answers:
             self.history.remove(key)
+        if key in self.preset:
+            self.preset.remove(key)
         self.answers[key] = value
         self.history.append(key)
 
@@ -39,6 +43,8 @@ class Session:
             return None
         key = self.history.pop()
         self.answers.pop(key, None)
+        if key in self.preset:
+            self.preset.remove(key)
         if key == PRODUCTS_KEY:
             for other in [k for k in self.answers if k.startswith("routine[")]:
                 self.answers.pop(other)
@@ -86,14 +92,16 @@ class Session:
         text = head + yaml.safe_dump(body, sort_keys=False)
         text += "profile:\n" + _indent(dump_profile(self.profile(), header=False))
         text += "interview:\n" + _indent(yaml.safe_dump(
-            {"finished": self.finished, "asked": list(self.history)},
+            {"finished": self.finished, "asked": list(self.history),
+             **({"preset": list(self.preset)} if self.preset else {})},
             sort_keys=False, default_flow_style=False, allow_unicode=True))
         return text
 
     def to_data(self) -> dict:
         """The session as plain data (JSON-safe): the same content as the session file."""
         return {"schema": SESSION_SCHEMA, "profile": self.profile(),
-                "interview": {"finished": self.finished, "asked": list(self.history)}}
+                "interview": {"finished": self.finished, "asked": list(self.history),
+                              "preset": list(self.preset)}}
 
     @classmethod
     def parse(cls, text: str, where: str, vocabulary: Vocabulary) -> Session:
@@ -172,6 +180,10 @@ class Session:
         given = [k for k in sorted(session.answers, key=_key_order) if k not in history]
         session.history = given + history
         session.finished = finished
+        preset = state.get("preset") or []
+        if not isinstance(preset, list) or not all(isinstance(k, str) and k in session.history for k in preset):
+            raise ProfileError(at(state, "preset"), "interview.preset: expected a list of answered question keys")
+        session.preset = list(dict.fromkeys(preset))
         return session
 
 
