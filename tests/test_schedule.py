@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from haircare_expert.consult.schedule import DEFAULT_WASHES, pick, plan, wash_days
+from haircare_expert.consult.schedule import calendar_notes, heat_days, pick, plan, unplaced, wash_days
 from haircare_expert.knowledge.rulebook import ScheduleEntry
 
 
@@ -26,8 +26,28 @@ def test_wash_days_are_spread_over_the_week(washes, expected):
     assert wash_days(washes) == expected
 
 
-def test_unknown_washes_assume_the_default():
-    assert wash_days("unknown") == wash_days(DEFAULT_WASHES)
+def test_an_unknown_wash_count_puts_nothing_on_guessed_wash_days():
+    """Issue #12 item 3: the week never assumes wash days the client did not give; it says so."""
+    assert wash_days("unknown") == []
+    entries = [entry("Massage", 7, "daily"), entry("Leave-in", 7, "wash")]
+    week = plan(entries, "unknown")
+    assert days_of(week, "Massage") == list(week) and days_of(week, "Leave-in") == []
+    assert [e.item for e in unplaced(entries, "unknown")] == ["Leave-in"]
+    notes = calendar_notes(entries, "unknown")
+    assert len(notes) == 1 and "Leave-in" in notes[0] and "did not say how often you wash" in notes[0]
+    assert calendar_notes(entries, 3) == []
+
+
+def test_heat_items_go_on_exactly_as_many_days_as_the_client_styles_with_heat():
+    """Issue #12 item 3: a heat protectant for two heat days a week is on two days, not seven."""
+    heat = ScheduleEntry("Heat protectant", (7, 7), "heat", 75)
+    for count in range(8):
+        week = plan([heat, entry("Serum", [2, 3])], 3, count)
+        assert len(days_of(week, "Heat protectant")) == count
+    # heat days fall on wash days first (a blow-dry follows a wash)
+    assert set(heat_days(2, 3)) <= set(wash_days(3))
+    assert days_of(plan([heat], 3, "unknown"), "Heat protectant") == []
+    assert "every time you use heat" in calendar_notes([heat], 3, "unknown")[0]
 
 
 def test_daily_items_go_on_every_day_and_wash_items_only_on_wash_days():
@@ -92,3 +112,15 @@ def test_an_entry_can_stand_in_for_another_item():
     later = ScheduleEntry("Serum (from week 3)", (2, 3), "wash", 60, replaces="Serum")
     week = plan([entry("Serum", [2, 3], order=60), later], 3)
     assert days_of(week, "Serum") == [] and len(days_of(week, "Serum (from week 3)")) == 3
+
+
+def test_heat_days_are_spread_and_never_more_than_the_advice_allows(advisor):
+    """Heat days spread round the week; a client told to cut heat to twice a week gets two."""
+    for washes in (0, 1, 2, 3):
+        for count in range(2, 5):
+            days = [["mon", "tue", "wed", "thu", "fri", "sat", "sun"][d] for d in heat_days(count, washes)]
+            assert len(days) == count and min(gaps(days)) >= 7 // count - 1
+    c = advisor.consult({"hair": {"concerns": ["breakage"]},
+                         "habits": {"heat_styling_per_week": 6, "washes_per_week": 2}})
+    assert "cut-heat-on-damaged-hair" in c.fired_rules()
+    assert len(days_of(c.schedule, "Heat protectant before heat styling")) == 2

@@ -14,11 +14,13 @@ from typing import Any
 from jinja2 import StrictUndefined, TemplateError
 from jinja2.sandbox import SandboxedEnvironment
 
+from haircare_expert.consult import plan as plan_stage
 from haircare_expert.consult.schedule import plan
 from haircare_expert.engine.compiler import Engine
 from haircare_expert.errors import EngineError
 from haircare_expert.knowledge import ruletext
 from haircare_expert.knowledge.rulebook import Rule, Rulebook
+from haircare_expert.knowledge.vocabulary import Vocabulary
 from haircare_expert.model import ADVICE_KINDS, Advice, Conflict, Consultation, Fact, Firing
 
 _KIND_RANK = {kind: i for i, kind in enumerate(ADVICE_KINDS)}
@@ -28,20 +30,35 @@ _TEXT_ENV = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
 
 
 @cache
+def _labels() -> Vocabulary:
+    return Vocabulary.load()
+
+
+def _label_filter(value, field: str) -> str:
+    # `{{ product | label('product') }}`: a bound value in client words (facts/vocabulary.yaml).
+    # Bound lists arrive joined with ", " (render_text); each part is labelled.
+    parts = [p.strip() for p in str(value).split(",")]
+    return ", ".join(_labels().label(field, p) for p in parts)
+
+
+_TEXT_ENV.filters["label"] = _label_filter
+
+
+@cache
 def _text_template(text: str):
     return _TEXT_ENV.from_string(text)
 
 
 @lru_cache(maxsize=4096, typed=True)
-def _plan(entries: tuple, washes) -> dict[str, tuple[str, ...]]:
-    # The weekly plan depends on the entries and the wash count only, and the same few come
-    # back client after client: work each out once.
-    return {day: tuple(items) for day, items in plan(entries, washes).items()}
+def _plan(entries: tuple, washes, heat) -> dict[str, tuple[str, ...]]:
+    # The weekly calendar depends on the entries and the wash and heat counts only, and the
+    # same few come back client after client: work each out once.
+    return {day: tuple(items) for day, items in plan(entries, washes, heat).items()}
 
 
-def _week(entries: list, washes) -> dict[str, list[str]]:
-    # ScheduleEntry is frozen and washes a number or 'unknown': both hashable
-    return {day: list(items) for day, items in _plan(tuple(entries), washes).items()}
+def _week(entries: list, washes, heat=None) -> dict[str, list[str]]:
+    # ScheduleEntry is frozen and the counts a number or 'unknown': all hashable
+    return {day: list(items) for day, items in _plan(tuple(entries), washes, heat).items()}
 
 
 def render_text(rule: Rule, text: str, bindings: dict) -> str:
@@ -79,16 +96,13 @@ class Advisor:
 
 
 def assemble(rulebook: Rulebook, client: dict, facts: list[Fact], trace: list[Firing]) -> Consultation:
-    """Turn the facts and firings of a run into advice, schedule, wash-day order and conflicts."""
+    """Turn the facts and firings of a run into advice, the plan, the week-1 calendar, the
+    wash-day order and conflicts (the plan stage decides what the first week holds)."""
     advice: dict[tuple[str, str], Advice] = {}
-    schedule_entries = []
-    wash_steps = {}
     conflicts: dict[str, Conflict] = {}
+    staged = plan_stage.build(rulebook, list(facts), list(trace))
     for firing in trace:
         rule = rulebook.by_id[firing.rule]
-        schedule_entries.extend(rule.schedule)
-        for step in rule.wash_day:
-            wash_steps.setdefault(step.step, step.order)
         if rule.conflict and rule.conflict["topic"] not in conflicts:
             conflicts[rule.conflict["topic"]] = Conflict(rule=rule.id, **rule.conflict)
         if rule.kind not in _KIND_RANK:
@@ -105,14 +119,16 @@ def assemble(rulebook: Rulebook, client: dict, facts: list[Fact], trace: list[Fi
             because=rule.because, sources=[dict(s) for s in rule.sources],
             matched_facts=list(firing.facts), fired=firing.seq, salience=rule.salience)
     ordered = sorted(advice.values(), key=lambda a: (_KIND_RANK[a.kind], -a.salience, a.rule, a.fired))
-    washes = next((f.fields.get("washes_per_week") for f in facts if f.type == "habits"), None)
+    habits = next((f.fields for f in facts if f.type == "habits"), {})
+    washes, heat = habits.get("washes_per_week"), habits.get("heat_styling_per_week")
     return Consultation(
         client={"name": client.get("name", ""), "consultant": client.get("consultant", ""),
                 "date": client.get("date", "")},
         knowledge_base=rulebook.summary(),
         advice=ordered,
-        schedule=_week(schedule_entries, washes),
-        wash_day_order=[step for step, _ in sorted(wash_steps.items(), key=lambda kv: (kv[1], kv[0]))],
+        schedule=_week(staged.week_entries, washes, staged.heat_days if staged.heat_days is not None else heat),
+        wash_day_order=plan_stage.wash_day_order(staged.wash_steps),
+        plan=staged.steps,
         conflicts=sorted(conflicts.values(), key=lambda c: c.topic),
         facts=list(facts),
         trace=list(trace),

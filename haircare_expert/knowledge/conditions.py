@@ -14,7 +14,7 @@ from __future__ import annotations
 import operator
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from functools import cache
+from functools import lru_cache
 from itertools import product as _cartesian
 from typing import Any
 
@@ -106,7 +106,9 @@ class AnyOf:
 Condition = Pattern | Not | AnyOf
 
 
-@cache
+# typed: 1 == True hashes alike, and an untyped cache handed `per_week: 1` the predicate built
+# for `True` (which then never matched the number 1)
+@lru_cache(maxsize=None, typed=True)
 def make_predicate(op: str, value: Any) -> Callable[[Any], bool]:
     """Build (once per distinct test) the predicate a field value must pass.
 

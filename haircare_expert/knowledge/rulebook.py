@@ -40,7 +40,8 @@ VAR_RE = re.compile(r"^\?([a-z_][a-z0-9_]*)$")
 RULE_KEYS = {"id", "title", "kind", "salience", "when", "then", "because", "sources", "tags",
              "examples", "conflict"}
 THEN_KEYS = {"advise", "steps", "declare", "schedule", "wash_day"}
-SCHEDULE_DAYS = ("wash", "between", "any", "daily")
+#: ``heat``: on the days the client styles with heat (as many as she does), see consult/schedule.py.
+SCHEDULE_DAYS = ("wash", "between", "any", "daily", "heat")
 #: Environment variable naming extra rule folders (separated like PATH).
 RULES_ENV = "HAIRCARE_RULES"
 #: More alternatives than this in one rule is a modelling mistake (and slow in a Rete network).

@@ -203,9 +203,11 @@ def example_cases(folder: str | Path | None = None) -> list[_Case]:
         names.add(name)
         entry = expected.get(name) or {}
         problem = sidecar_problem
-        if not isinstance(entry, dict) or set(entry) - set(EXPECT_KEYS):
-            problem = (f"{sidecar[0]}: {name}: takes only 'fires' and 'silent' lists of rule ids "
-                       "and 'first' (the rule that must open the advice, or null for no referral)")
+        # 'plan': the plan a consultant expects, checked by tests/test_examples.py
+        if not isinstance(entry, dict) or set(entry) - set(EXPECT_KEYS) - {"plan"}:
+            problem = (f"{sidecar[0]}: {name}: takes only 'fires' and 'silent' lists of rule ids, "
+                       "'first' (the rule that must open the advice, or null for no referral) "
+                       "and 'plan'")
             entry = {}
         try:
             profile = yamlio.loads(text, label, RuleError)

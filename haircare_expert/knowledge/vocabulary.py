@@ -135,11 +135,59 @@ class FactType:
 class Vocabulary:
     """The fact types, fields and values the rules and the profiles may use."""
 
-    def __init__(self, types: dict[str, FactType], version: Any = 1, source: str = ""):
+    def __init__(self, types: dict[str, FactType], version: Any = 1, source: str = "",
+                 labels: dict | None = None):
         self.types = types
         self.version = version
         self.source = source
         self.sections = {t.section: t for t in types.values() if t.section}
+        labels = labels or {}
+        self._field_labels: dict[str, dict] = {k: dict(v or {}) for k, v in (labels.get("fields") or {}).items()}
+        self._type_labels: dict[str, dict[str, dict]] = {
+            t: {f: dict(v or {}) for f, v in (fields or {}).items()}
+            for t, fields in (labels.get("by_type") or {}).items()}
+        self._bool_labels = {bool(k): str(v) for k, v in (labels.get("booleans") or {}).items()}
+        self._unknown_label = str(labels.get("unknown") or "not known")
+
+    # -- client words -------------------------------------------------------------------------
+    def label(self, field_or_type: str, value: Any) -> str:
+        """A value in the client's words: ``label("product", "hair_serum")`` -> ``hair serum``.
+
+        ``field_or_type`` is a field name (``product``, ``symptoms``), a fact type whose values
+        live in one field (``red-flag``, ``scalp-state``), or ``type.field``. A list of values
+        is joined with commas; a value with no label falls back to its words (``_`` -> space).
+        """
+        if isinstance(value, (tuple, list)):
+            return ", ".join(self.label(field_or_type, v) for v in value)
+        if isinstance(value, bool):
+            return self._bool_labels.get(value, "yes" if value else "no")
+        if value == UNKNOWN:
+            return self._unknown_label
+        if not isinstance(value, str):
+            return str(value)
+        for table in self._label_tables(field_or_type):
+            if value in table:
+                return str(table[value])
+        return value.replace("_", " ")
+
+    def _label_tables(self, key: str) -> list[dict]:
+        type_name, _, fname = key.partition(".")
+        if not fname and type_name in self.types:
+            ftype = self.types[type_name]
+            fname = next((n for n, f in ftype.fields.items() if f.type in ("choice", "set")), "")
+        elif not fname:
+            return [self._field_labels.get(key, {})]
+        return [self._type_labels.get(type_name, {}).get(fname, {}), self._field_labels.get(fname, {})]
+
+    def unlabelled(self) -> list[str]:
+        """``type.field=value`` for every allowed value that has no label (should be none)."""
+        missing = []
+        for ftype in self.types.values():
+            for fname, spec in ftype.fields.items():
+                for value in spec.values:
+                    if not any(value in t for t in self._label_tables(f"{ftype.name}.{fname}")):
+                        missing.append(f"{ftype.name}.{fname}={value}")
+        return missing
 
     # -- loading ---------------------------------------------------------------------------
     @classmethod
@@ -180,7 +228,10 @@ class Vocabulary:
                     name=name, fields=fields, derived=derived, describe=spec.get("describe", ""),
                     section="" if derived else spec.get("section", name),
                     many=bool(spec.get("many", False)), list_field=spec.get("list_field", ""))
-        return cls(types, data.get("version", 1), where)
+        labels = data.get("labels") or {}
+        if not isinstance(labels, dict):
+            raise RuleError(where, "'labels' must be a mapping")
+        return cls(types, data.get("version", 1), where, labels)
 
     # -- profiles ---------------------------------------------------------------------------
     def load_profile(self, path: str | Path) -> tuple[dict, list[Fact]]:
@@ -241,6 +292,11 @@ class Vocabulary:
             for index, entry in enumerate(value):
                 entry_at = f"{where}:{entry.line}" if hasattr(entry, "line") else at
                 fields = self._fields(ftype, entry, entry_at, where, f"{section}[{index}]")
+                if fields.get("per_week") == 0:
+                    # "0 times a week": she owns it but does not use it, so it is not part of
+                    # her routine (never "keep using it", never corrected); the entry still
+                    # counts for the numbering of the others
+                    continue
                 fields["entry"] = index
                 facts.append(Fact(ftype.name, fields, f"profile:{section}[{index}]"))
             return facts

@@ -166,8 +166,8 @@ def _render_template(consultation: Consultation, fmt: str, audience: str, contex
 
 def _fitted_handout(consultation: Consultation, context: dict | None, rulebook) -> bytes:
     """The handout printed on at most :data:`HANDOUT_PAGES` pages: when the full plan does not
-    fit, the least urgent detail waits for the next visit (the fewest items that make it fit,
-    found by bisection); the type size never changes."""
+    fit, the least urgent detail waits for the next visit (the fewest items that make it fit);
+    the type size never changes."""
     from haircare_expert.render.handout import handout_view
 
     def document(defer: int):
@@ -176,8 +176,18 @@ def _fitted_handout(consultation: Consultation, context: dict | None, rulebook) 
     doc = document(0)
     if len(doc.pages) <= HANDOUT_PAGES:
         return _write(doc)
-    low, high = 0, handout_view(consultation, rulebook)["can_defer"]
-    best = document(high)
+    # Most plans need only a little to wait: gallop up (1, 2, 4, ...) to a level that fits, then
+    # bisect between the last one that did not fit and the first one that did.
+    most = handout_view(consultation, rulebook)["can_defer"]
+    low, high, best = 0, 1, None
+    while high < most:
+        best = document(high)
+        if len(best.pages) <= HANDOUT_PAGES:
+            break
+        low, high, best = high, high * 2, None
+    if best is None:
+        high = most
+        best = document(high)
     while high - low > 1:
         middle = (low + high) // 2
         trial = document(middle)

@@ -18,12 +18,14 @@ import re
 from typing import Any
 
 from haircare_expert.model import Consultation
-from haircare_expert.render.view import client_publisher, report_view
+from haircare_expert.render.view import NOT_GIVEN, client_publisher, report_view
 from haircare_expert.render.wording import clean, join_words
 
 #: What each plan action asks of the client, as the plan's first word.
 ACTION_LABELS = {"keep": "Keep", "change": "Change", "add": "New", "pause": "Pause", "stop": "Stop",
                  "use": "Use"}
+#: An "add" step for something that is not a new product (a patch test, a practice).
+ADD_NOT_NEW = "Add"
 #: Steps whose how-to is not printed (she is not to use the product for now).
 NO_HOWTO = ("pause", "stop")
 OWN_NOTE = "Our own practice as consultants (not from a published article)"
@@ -69,7 +71,7 @@ class _Notes:
 
 
 def _when(start_week: int) -> str:
-    return "Now" if start_week <= 1 else f"Week {start_week}"
+    return "Now" if start_week <= 1 else f"From week {start_week}"
 
 
 def _step(n: int, item: str, action: str, start_week: int, why: str, entry: dict | None,
@@ -84,9 +86,10 @@ def _step(n: int, item: str, action: str, start_week: int, why: str, entry: dict
                 how += [clean(s) for s in h["steps"]]
                 refs += h["advice"].sources
     return {"n": n, "item": clean(item), "action": action,
-            "action_label": ACTION_LABELS.get(action, clean(action).capitalize()),
+            "action_label": (ADD_NOT_NEW if action == "add" and not new
+                             else ACTION_LABELS.get(action, clean(action).capitalize())),
             "new": new, "start_week": start_week, "when": _when(start_week),
-            "how": how, "how_later": False, "why": short(why) if why else "",
+            "how": how, "how_later": False, "why": why,
             "refs": refs, "own_refs": len(entry["advice"].sources) if entry is not None else 0}
 
 
@@ -97,7 +100,9 @@ def _plan_steps(c: Consultation, view: dict) -> tuple[list[dict], list[dict]]:
     if c.plan:
         for p in sorted(c.plan, key=lambda p: p.step):
             entry = by_rule.get(p.rule)
-            why = p.why or (entry["because"] if entry else "")
+            # The plan's own why is written for the client (with the reason for its week); the
+            # rule's "because" is cut to its first sentence.
+            why = clean(p.why) if p.why else (short(entry["because"]) if entry else "")
             steps.append(_step(len(steps) + 1, p.item, p.action, max(1, int(p.start_week or 1)),
                                why, entry, new=bool(p.new)))
         covered = {p.rule for p in c.plan}
@@ -107,18 +112,20 @@ def _plan_steps(c: Consultation, view: dict) -> tuple[list[dict], list[dict]]:
     # change first, then what to use, each from week 1.
     for e in view["alerts"]:
         if e["kind"] == "warning":
-            steps.append(_step(len(steps) + 1, e["title"], "change", 1, e["because"], e))
+            steps.append(_step(len(steps) + 1, e["title"], "change", 1, short(e["because"]), e))
     for e in view["recommendations"]:
-        steps.append(_step(len(steps) + 1, e["title"], "use", 1, e["because"], e))
+        steps.append(_step(len(steps) + 1, e["title"], "use", 1, short(e["because"]), e))
     return steps, []
 
 
 def _deferrable(steps: list[dict]) -> list[tuple[str, dict]]:
     """What may wait for the next visit, least needed first: how-tos of the steps that start
-    last, then whole steps that do not start now, then (a plan that truly cannot fit) the last
-    steps of the plan. Referrals, the week and the disclaimer never wait."""
-    late_first = sorted(steps, key=lambda s: (-s["start_week"], -s["n"]))
+    last (among those, the products she already uses before the new ones), then whole steps
+    that do not start now, then (a plan that truly cannot fit) the last steps of the plan.
+    Referrals, the week and the disclaimer never wait."""
+    late_first = sorted(steps, key=lambda s: (-s["start_week"], s["action"] != "keep", -s["n"]))
     order = [("how", s) for s in late_first if s["how"]]
+    late_first = sorted(steps, key=lambda s: (-s["start_week"], -s["n"]))
     order += [("step", s) for s in late_first if s["start_week"] > 1]
     order += [("step", s) for s in late_first if s["start_week"] <= 1][:-1]
     return order
@@ -141,13 +148,14 @@ def _week(view: dict) -> dict:
             for day in view["week"]]
     wash = [day["name"] for day in days if day["wash"]]
     if not known:
-        note = ("You did not tell us how often you wash, so no wash days are marked: "
-                "follow the wash-day order whenever you wash.")
+        # The calendar's own note (what it left out, and why) says it when it has one.
+        note = "" if view["week_notes"] else "You did not tell us how often you wash, so no wash days are marked."
     elif wash:
         note = "Wash days: " + join_words(wash) + "."
     else:
         note = "No wash days this week."
-    return {"days": days, "rows": rows, "note": note, "known": known}
+    return {"days": days, "rows": rows, "note": note, "known": known,
+            "notes": [clean(n) for n in view["week_notes"]]}
 
 
 def _followup(c: Consultation) -> dict | None:
@@ -180,15 +188,21 @@ def handout_view(c: Consultation, rulebook=None, defer: int = 0) -> dict[str, An
         else:
             step["later"] = True
     kept = [s for s in steps if not s.get("later")]
+    whys: dict[str, int] = {}
     for number, s in enumerate(kept, 1):
         s["n"] = number
+        # The same reason twice (a patch test before each new product) is printed once.
+        if s["why"] in whys:
+            s["why"] = f"As for step {whys[s['why']]}."
+        elif s["why"]:
+            whys[s["why"]] = number
         # A how-to left for the next visit takes its sources with it.
         s["notes"] = notes.cite(s["refs"][:s["own_refs"]] if s["how_later"] else s["refs"])
     for s in steps:
         if s.get("later"):
             later.append(s["item"] + (f" (from week {s['start_week']})" if s["start_week"] > 1 else ""))
-    client = view["client"]
-    consultant = client["consultant"] if client["consultant"] != "(not given)" else ""
+    client = {k: ("" if v == NOT_GIVEN else v) for k, v in view["client"].items()}
+    consultant = client["consultant"]
     next_visit = clean(c.client.get("next_visit") or "") if isinstance(c.client, dict) else ""
     return {
         "client": {"name": client["name"], "date": client["date"]},

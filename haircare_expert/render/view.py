@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from haircare_expert.consult.schedule import DEFAULT_WASHES, wash_days
+from haircare_expert.consult.schedule import calendar_notes, wash_days
 from haircare_expert.knowledge.conditions import Pattern, Var
 from haircare_expert.model import UNKNOWN, WEEKDAYS, Advice, Consultation, Fact, Firing
 from haircare_expert.render.wording import (  # noqa: F401  (re-exported: the old home of these names)
@@ -20,6 +20,7 @@ from haircare_expert.render.wording import (  # noqa: F401  (re-exported: the ol
     field_label,
     field_value,
     join_words,
+    label,
     origin_words,
     words,
 )
@@ -63,7 +64,17 @@ def _short_label(fact_type: str, name: str) -> str:
     return label[len(prefix):] if label.startswith(prefix) else label
 
 
-def _told(facts: list[Fact]) -> list[dict]:
+def _in_words(vocabulary, fact_type: str, name: str, value: Any) -> str:
+    """A client's value in the vocabulary's words (``mid_lengths`` -> ``mid-lengths``), with its
+    unit where it is a count; without a vocabulary, :func:`field_value`."""
+    if vocabulary is None or (isinstance(value, int) and not isinstance(value, bool)) or value == UNKNOWN:
+        return field_value(name, value)
+    if isinstance(value, (tuple, list)) and not value:
+        return "none"
+    return label(f"{fact_type}.{name}", value, vocabulary)
+
+
+def _told(facts: list[Fact], vocabulary=None) -> list[dict]:
     """What the client told us, one short line per profile section."""
     rows: list[dict] = []
     routine: list[str] = []
@@ -72,15 +83,16 @@ def _told(facts: list[Fact]) -> list[dict]:
             continue
         fields = {k: v for k, v in fact.fields.items() if k != "entry"}
         if fact.type == "uses":
-            extra = [f"{field_label('uses', k)}: {field_value(k, v)}" for k, v in fields.items()
+            extra = [f"{field_label('uses', k)}: {_in_words(vocabulary, 'uses', k, v)}" for k, v in fields.items()
                      if k in ("applied_to", "per_week", "reactions") and v not in ((), None)]
-            product = words(fields.get("product", "product"))
+            product = _in_words(vocabulary, "uses", "product", fields.get("product", "product"))
             routine.append(product + (f" ({'; '.join(extra)})" if extra else ""))
             continue
         if fact.type == "goals":
-            value = words(fields.get("wanted", ()))
+            value = _in_words(vocabulary, "goals", "wanted", fields.get("wanted", ()))
         else:
-            value = "; ".join(f"{_short_label(fact.type, k)}: {field_value(k, v)}" for k, v in fields.items())
+            value = "; ".join(f"{_short_label(fact.type, k)}: {_in_words(vocabulary, fact.type, k, v)}"
+                              for k, v in fields.items())
         if value:
             rows.append({"label": fact.type.replace("-", " ").capitalize(), "value": value})
     if routine:
@@ -245,6 +257,7 @@ def report_view(c: Consultation, rulebook=None) -> dict:
     """
     rulebook = rulebook if rulebook is not None else c.rulebook
     rules = getattr(rulebook, "by_id", {}) or {}
+    vocabulary = getattr(rulebook, "vocabulary", None)
     sources = _Sources(rulebook)
     facts = {f.id: f for f in c.facts}
     by_key = {f.key(): f.id for f in c.facts}
@@ -319,7 +332,7 @@ def report_view(c: Consultation, rulebook=None) -> dict:
     for fact in c.facts:
         if fact.type in FINDING_TYPES:
             value = next(iter(fact.fields.values()), "")
-            findings.setdefault(fact.type, []).append(words(value))
+            findings.setdefault(fact.type, []).append(label(fact.type, value, vocabulary))
     summary = []
     if findings.get("red-flag"):
         summary.append("Signs that need a doctor: " + ", ".join(findings["red-flag"]) + ".")
@@ -348,6 +361,7 @@ def report_view(c: Consultation, rulebook=None) -> dict:
     # -- week -------------------------------------------------------------------------------
     habits = next((f for f in c.facts if f.type == "habits"), None)
     washes = habits.fields.get("washes_per_week") if habits else None
+    heat = habits.fields.get("heat_styling_per_week") if habits else None
     known = isinstance(washes, int) and not isinstance(washes, bool)
     wash = set(wash_days(washes))
     week = [{"key": d, "name": DAY_NAMES[d], "short": DAY_NAMES[d][:3],
@@ -357,7 +371,10 @@ def report_view(c: Consultation, rulebook=None) -> dict:
     if known:
         wash_note = f"Wash days are spread over the week for {washes} wash{'es' if washes != 1 else ''} a week."
     else:
-        wash_note = f"You did not say how often you wash; the plan assumes {DEFAULT_WASHES} wash days."
+        wash_note = "You did not say how often you wash, so no wash days are marked."
+    # What the week could not place (its days depend on a count the client did not give).
+    entries = [entry for firing in c.trace for entry in getattr(rules.get(firing.rule), "schedule", ())]
+    week_notes = calendar_notes(entries, washes, heat)
 
     # -- knowledge base ---------------------------------------------------------------------
     kb = dict(c.knowledge_base)
@@ -384,7 +401,7 @@ def report_view(c: Consultation, rulebook=None) -> dict:
     return {
         "c": c,
         "client": client,
-        "told": _told(c.facts),
+        "told": _told(c.facts, vocabulary),
         "kb": {"version": kb.get("version", ""), "fingerprint": fingerprint,
                "short_fingerprint": fingerprint[:19], "rules": kb.get("rules", 0),
                "custom": bool(custom), "custom_lines": custom_lines},
@@ -399,6 +416,10 @@ def report_view(c: Consultation, rulebook=None) -> dict:
         "has_schedule": has_schedule,
         "wash_note": wash_note,
         "wash_known": known,
+        "week_notes": week_notes,
+        "plan": [{"step": p.step, "action": clean(p.action), "item": clean(p.item),
+                  "start_week": p.start_week, "new": p.new, "rule": clean(p.rule), "why": clean(p.why)}
+                 for p in sorted(c.plan, key=lambda p: p.step)],
         "wash_day_order": list(c.wash_day_order),
         "conflicts": conflicts,
         "cited_sources": sources.listing(),

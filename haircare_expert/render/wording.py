@@ -78,16 +78,14 @@ def words(value: Any) -> str:
     return clean(str(value).replace("_", " "))
 
 
-def label(value: Any, vocabulary=None, field: str | None = None) -> str:
+def label(field: str, value: Any, vocabulary=None) -> str:
     """A vocabulary value as the client reads it: the vocabulary's own label where it has one
-    (``Vocabulary.label``), else the value in :func:`words`."""
-    if vocabulary is not None and hasattr(vocabulary, "label") and not isinstance(value, (bool, list, tuple)):
+    (``Vocabulary.label(field, value)``), else the value in :func:`words`."""
+    if vocabulary is not None and hasattr(vocabulary, "label"):
         try:
-            text = vocabulary.label(value) if field is None else vocabulary.label(value, field)
+            return clean(vocabulary.label(field, value))
         except (KeyError, TypeError, ValueError):
-            text = None
-        if text:
-            return clean(text)
+            pass
     return words(value)
 
 

@@ -60,6 +60,11 @@ class Planner:
                 for key in needs:
                     waiting.setdefault(key, []).append(rule.id)
         answers = session.answers
+        # the weekly calendar: a rule that fired and puts something on wash days (or heat days)
+        # makes the wash (heat) count worth asking, even when no rule's condition tests it
+        for key, rule_id in self._calendar_waits(fired):
+            if key not in answers and rule_id not in waiting.setdefault(key, []):
+                waiting[key].append(rule_id)
         # fields some rule wants from routine entries that do not exist yet: only an estimate
         per_product = {k for k in waiting if k.startswith("routine[*].")}
         for key in per_product:
@@ -103,6 +108,22 @@ class Planner:
         waiting = {k: sorted(v, key=self._rule_rank) for k, v in waiting.items()}
         return Plan(pending[0] if pending else None, pending, waiting, needed_for, red,
                     len(per_product))
+
+    def _calendar_waits(self, fired: set[str]) -> list[tuple[str, str]]:
+        """(answer key, rule id) for each fired rule whose calendar entries need that count."""
+        vocab = self.book.vocabulary
+        if "habits" not in vocab.types:
+            return []
+        needs = {"wash": "washes_per_week", "between": "washes_per_week",
+                 "heat": "heat_styling_per_week"}
+        out = []
+        for rule_id in sorted(fired):
+            rule = self.rulebook.by_id.get(rule_id)
+            for entry in (rule.schedule if rule else ()):
+                fname = needs.get(entry.days)
+                if fname and fname in vocab.types["habits"].fields:
+                    out.append((_field_key(vocab, "habits", fname), rule_id))
+        return out
 
     def _rule_rank(self, rule_id: str) -> tuple:
         rule = self.rulebook.by_id[rule_id]
