@@ -552,3 +552,31 @@ def test_hash_password_prints_a_line_for_the_password_file(tmp_path):
     assert result.exit_code == 0 and security.verify_password("s3cret", security.check_hash(line))
     (tmp_path / "pw").write_text(line + "\n", encoding="utf-8")
     assert security.password_hash_from({}, str(tmp_path / "pw")) == line
+
+
+def test_a_finished_consultation_shows_the_advice_as_it_was_given_after_a_rule_change(web, app, make_app, tmp_path):
+    """A rule added after the visit does not creep into that visit's handout or done page."""
+    rid, _, _ = finished_consultation(web, "oily-buildup")
+    web.post(f"/c/{rid}/finish")
+    folder = tmp_path / "own-rules"
+    folder.mkdir()
+    (folder / "mine.yaml").write_text(
+        "rules:\n"
+        "- id: salon-brushing-tip\n"
+        "  title: Brush from the ends up\n"
+        "  kind: note\n"
+        "  when:\n"
+        "    - fact: hair\n"
+        "      type: {known: true}\n"
+        "  then:\n"
+        "    advise: Brush from the ends up to the roots.\n"
+        "  because: Brushing from the ends loosens knots without pulling.\n"
+        "  sources: [{own: true, note: the salon's own tip}]\n", encoding="utf-8")
+    later = Browser(make_app(RULES_DIRS=(str(folder),)).test_client())
+    def advice_list(page: str) -> str:
+        return page.split('id="advice"', 1)[1].split("</ul>", 1)[0]
+    assert "Brush from the ends up" not in advice_list(text(later.get(f"/c/{rid}/done")))
+    assert "Brush from the ends up" not in text(later.get(f"/c/{rid}/handout.html"))
+    fresh, _, _ = finished_consultation(later, "oily-buildup")
+    later.post(f"/c/{fresh}/finish")
+    assert "Brush from the ends up" in advice_list(text(later.get(f"/c/{fresh}/done")))

@@ -56,6 +56,7 @@ class Desk:
         self.lock = threading.RLock()
         self.book = iv.QuestionBook.load(advisor.vocabulary)
         self._cache: OrderedDict[tuple[int, int], iv.Interview] = OrderedDict()
+        self._given: dict[tuple[int, int], Consultation] = {}
 
     # -- records -----------------------------------------------------------------------------------
     def start(self, client: str, consultant: str, date: str) -> Visit:
@@ -133,7 +134,18 @@ class Desk:
 
     # -- steps -------------------------------------------------------------------------------------
     def consultation(self, visit: Visit) -> Consultation:
+        """The advice: for a finished consultation as it was given (rebuilt from its stored audit
+        record, whatever the rules say today), else as the answers so far give it."""
         with self.lock:
+            if visit.finished and visit.record.record:
+                key = (visit.record.id, visit.record.version)
+                if key not in self._given:
+                    from haircare_expert.store.rebuild import consultation_of
+                    self._given[key] = consultation_of(visit.record.record, self.advisor.rulebook,
+                                                       f"record {visit.record.id}")
+                    while len(self._given) > CACHE_SIZE:
+                        self._given.pop(next(iter(self._given)))
+                return self._given[key]
             return visit.talk.consultation()
 
     def answer(self, visit: Visit, key: str, text: str, revise: str | None = None) -> tuple[Visit, iv.Reply, Change]:
