@@ -16,7 +16,8 @@ from haircare_expert.errors import EngineError
 
 #: Filters rule text may use, with the (least, most) number of quoted arguments each takes.
 FILTERS = {"lower": (0, 0), "upper": (0, 0), "capitalize": (0, 0), "title": (0, 0),
-           "trim": (0, 0), "replace": (2, 2), "default": (1, 1), "label": (1, 1)}
+           "trim": (0, 0), "replace": (2, 2), "default": (1, 1),
+           "label": (1, 1)}  # a bound value in client words (consult/advisor.py, the plan branch)
 #: Limits that keep a filled-in text small: filters on one value, the length of a quoted
 #: constant and of a replacement, of the text as written, and of the text once filled in.
 MAX_FILTERS = 3
