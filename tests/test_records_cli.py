@@ -92,6 +92,12 @@ def test_a_follow_up_visit_says_the_flaking_has_gone(tmp_path):
     assert "Scalp:\n  Scalp: flaking" in second.stdout and "Still the same?" in second.stdout
     since = second.stdout.split("Since the last visit (2026-11-22):", 1)[1]
     assert "gone: flakes" in since.splitlines()[1]
+    handout = " ".join(report.read_text().split())      # the client's handout says so too
+    assert "SINCE YOUR LAST VISIT (2026-11-22)" in handout and "Gone since then: flakes" in handout
+    shown = run("records", "show", "2")                  # and so does the stored visit, later
+    assert shown.exit_code == 0 and "Gone since then: flakes" in shown.stdout
+    record = run("records", "show", "2", "--for", "consultant")
+    assert record.exit_code == 0 and "sha256:" in record.stdout      # the audit appendix
     listed = records_json("--client", "ana")
     assert [(r["id"], r["follows"], r["date"]) for r in listed] == [(2, 1, "2026-12-20"), (1, None, "2026-11-22")]
     with Store.open() as store:

@@ -197,6 +197,7 @@ def main(traceback):
     Interview a client, print an advice report, and audit why each piece of advice was given.
     Set HAIRCARE_TRACEBACK=1 (or pass --traceback first) to see the full traceback of an error.
     Exit codes: 0 ok, 1 changed/failed check, 2 usage, 3 bad profile, 4 bad rules,
-    5 not found or not a regular file, 6 inference failed, 7 report failed, 70 internal error,
+    5 not found or not a regular file, 6 inference failed, 7 report failed, 8 records store failed,
+    9 record changed elsewhere, 70 internal error,
     130 interrupted, 143 terminated (SIGTERM).
     """

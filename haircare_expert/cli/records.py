@@ -121,14 +121,9 @@ def show(record_id, audience, output, db):
 
 
 def render_for(consultation, fmt: str, audience: str):
-    """Render for the client (handout) or the consultant (record), where the renderer knows both."""
-    import inspect
-
+    """The client's handout or the consultant's record, in ``fmt``."""
     from haircare_expert.render.formats import render
-    params = inspect.signature(render).parameters
-    if "audience" in params:
-        return render(consultation, fmt, audience=audience)
-    return render(consultation, fmt)
+    return render(consultation, fmt, audience)
 
 
 @records.command("export")
