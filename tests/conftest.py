@@ -15,11 +15,18 @@ EXAMPLES = sorted((ROOT / "facts" / "examples").glob("*.yaml"))
 SOURCES = (resources.files("haircare_expert.rules") / "sources.yaml").read_text(encoding="utf-8")
 
 
+@pytest.fixture(scope="session")
+def _rule_cache(tmp_path_factory):
+    return tmp_path_factory.mktemp("rule-cache")
+
+
 @pytest.fixture(autouse=True)
-def _records_db(tmp_path_factory, monkeypatch):
-    """Every test keeps its client records in a database of its own, never the user's."""
+def _records_db(tmp_path_factory, monkeypatch, _rule_cache):
+    """Every test keeps its client records in a database of its own, never the user's, and the
+    compiled-rules cache in the test run's own folder, never the user's cache directory."""
     folder = tmp_path_factory.mktemp("records")
     monkeypatch.setenv("HAIRCARE_DB", str(folder / "records.sqlite3"))
+    monkeypatch.setenv("HAIRCARE_CACHE_DIR", str(_rule_cache))
 
 
 @pytest.fixture(scope="session")

@@ -56,7 +56,7 @@ def problems(rulebook: Rulebook) -> list[tuple[Rule, str]]:
 
 def check(rulebook: Rulebook) -> list[RuleError]:
     """One :class:`RuleError` (at the rule's file:line) per rule over a limit."""
-    return [RuleError(rule.location, what) for rule, what in problems(rulebook)]
+    return [RuleError(rule.at, what, code="engine-limit", rule=rule.id) for rule, what in problems(rulebook)]
 
 
 def _rule_problem(rule: Rule, many: set[str]) -> str:

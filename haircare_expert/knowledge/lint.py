@@ -136,7 +136,7 @@ def lint_rulebook(rulebook: Rulebook, questions: QuestionBook | None = None) -> 
     findings += _check_opposites(rulebook, analysis)
     findings += _check_examples(rulebook)
     from haircare_expert.engine.limits import problems as engine_limits  # what the engine refuses
-    findings += [Finding(ERROR, "engine-limit", rule.location, what, rule.id) for rule, what in engine_limits(rulebook)]
+    findings += [Finding(ERROR, "engine-limit", rule.at, what, rule.id) for rule, what in engine_limits(rulebook)]
     if questions is not None:
         findings += _check_questions(rulebook, questions)
     return findings
