@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 from conftest import EXAMPLES, ROOT
 from jinja2 import DictLoader
 
@@ -20,7 +21,10 @@ from haircare_expert.consult.advisor import Advisor
 from haircare_expert.errors import ReportError
 from haircare_expert.render import formats as report
 from haircare_expert.render.formats import make_environment, render
-from haircare_expert.render.view import DISCLAIMER, describe_fact, report_view
+from haircare_expert.render.view import describe_fact, report_view
+
+#: The disclaimer every report prints: the text of the shipped disclaimer rule.
+DISCLAIMER = " ".join(yaml.safe_load((ROOT / "rules" / "general" / "disclaimer.yaml").read_text())["then"]["advise"].split())
 
 GOLDEN = Path(__file__).resolve().parent / "golden"
 EXAMPLE_DIR = ROOT / "facts" / "examples"

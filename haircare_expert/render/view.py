@@ -8,6 +8,7 @@ base, the disclaimer and an audit appendix. The templates only lay it out; every
 """
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from haircare_expert.consult.schedule import calendar_notes, wash_days
@@ -45,12 +46,6 @@ KIND_LABELS = {
 }
 DAY_NAMES = dict(zip(WEEKDAYS, ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday",
                                 "Saturday", "Sunday")))
-DISCLAIMER = (
-    "This report gives cosmetic hair and scalp care advice. It is not a medical diagnosis or "
-    "treatment. See a dermatologist if you have sudden or patchy hair loss, pain, swelling or "
-    "a rash on the scalp, a reaction to a product, far more shedding than usual, or flaking "
-    "or itching that has not improved after 4 to 6 weeks of care."
-)
 FINDING_TYPES = ("red-flag", "scalp-state", "hair-state", "need")
 #: The publisher printed for a source published by a product brand: reports name product types,
 #: never brands (the catalogue and the JSON keep the real publisher).
@@ -417,9 +412,20 @@ def report_view(c: Consultation, rulebook=None) -> dict:
         "wash_day_order": list(c.wash_day_order),
         "conflicts": conflicts,
         "cited_sources": sources.listing(),
-        "disclaimer": DISCLAIMER,
+        "disclaimer": " ".join(clean(n["text"]) for n in disclaimer_notes) or shipped_disclaimer(),
         "headings": KIND_HEADINGS,
     }
+
+
+@functools.lru_cache(maxsize=1)
+def shipped_disclaimer() -> str:
+    """The shipped disclaimer rule's text: the one disclaimer, printed even by a report whose
+    rules gave none (a consultant's own rule folder that replaced it, a test knowledge base)."""
+    from haircare_expert import yamlio
+    from haircare_expert.errors import RuleError
+    rule = yamlio.loads((yamlio.package_files("rules") / "general" / "disclaimer.yaml").read_text(encoding="utf-8"),
+                        "rules/general/disclaimer.yaml", RuleError)
+    return " ".join(rule["then"]["advise"].split())
 
 
 def _missing_answers(facts: list[Fact]) -> list[str]:
