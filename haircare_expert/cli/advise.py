@@ -5,18 +5,21 @@ import sys
 
 import click
 
-from haircare_expert.cli.base import advisor, emit, main, refuse_same_files, rulebook, rules_option
-
-
-def _text_is_txt(ctx, param, value):
-    """``--format text`` and ``--format txt`` are the same format (every command takes both)."""
-    return "txt" if value == "text" else value
+from haircare_expert.cli.base import (
+    advisor,
+    emit,
+    format_option,
+    main,
+    refuse_same_files,
+    rulebook,
+    rules_option,
+)
 
 
 @main.command()
 @click.argument("profile", type=click.Path(dir_okay=False))
-@click.option("--format", "fmt", type=click.Choice(["html", "pdf", "md", "txt", "text", "json"]),
-              callback=_text_is_txt, help="Report format (default: from the -o extension, else txt).")
+@format_option("html", "pdf", "md", "txt", "json", default=None,
+               help="Report format (default: from the -o extension, else txt).")
 @click.option("--for", "audience", type=click.Choice(["client", "consultant"]), default="client",
               show_default=True, help="The client's handout (1-2 pages, no rule ids) or the "
               "consultant's record (every line with its rule, facts and sources, and the audit appendix).")
@@ -79,8 +82,7 @@ def batch(profiles, output, jobs, scheduler, rules_dirs):
 
 @main.command()
 @click.argument("products", nargs=-1, required=True)
-@click.option("--format", "fmt", type=click.Choice(["txt", "text", "md", "json"]), default="txt",
-              show_default=True, callback=_text_is_txt, help="Output format.")
+@format_option("txt", "md", "json", default="txt")
 @click.option("-o", "--output", type=click.Path(dir_okay=False),
               help="Write the table to this file (atomically) instead of stdout ('-': stdout).")
 @rules_option

@@ -3,14 +3,12 @@ from __future__ import annotations
 
 import click
 
-from haircare_expert.cli.base import advisor, emit, main, rules_option
+from haircare_expert.cli.base import advisor, emit, format_option, main, rules_option
 from haircare_expert.cli.records import db_option, open_store
 from haircare_expert.errors import ExitCode
 
 # -- audit: haircare explain | trace | replay ---------------------------------------------------
-AUDIT_FORMAT = click.option("--format", "fmt", type=click.Choice(["text", "txt", "json"]), default="text",
-                            show_default=True, help="Output format.",
-                            callback=lambda ctx, param, value: "text" if value == "txt" else value)  # txt = text
+AUDIT_FORMAT = format_option("text", "json")
 
 
 def _dump(data) -> str:

@@ -201,3 +201,16 @@ def main(traceback):
     9 record changed elsewhere, 70 internal error,
     130 interrupted, 143 terminated (SIGTERM).
     """
+
+
+def format_option(*names: str, default: str | None = "text", help: str = "Output format."):
+    """The ``--format`` option of every command: ``txt`` and ``text`` name the same format, which
+    reaches the command under the first of the two that ``names`` lists."""
+    plain = next((n for n in names if n in ("txt", "text")), None)
+    choices = list(names) + [other for other in ("txt", "text") if plain and other not in names]
+
+    def same(ctx, param, value):
+        return plain if value in ("txt", "text") else value
+
+    return click.option("--format", "fmt", type=click.Choice(choices), default=default,
+                        show_default=default is not None, callback=same, help=help)

@@ -7,7 +7,7 @@ import sys
 
 import click
 
-from haircare_expert.cli.base import emit, main, rulebook
+from haircare_expert.cli.base import emit, format_option, main, rulebook
 
 DB_HELP = ("The records database: a SQLAlchemy URL (postgresql+psycopg://USER@HOST/DB) or a "
            "SQLite file (default: records.sqlite3 in your user data folder; also $HAIRCARE_DB).")
@@ -67,8 +67,7 @@ def records():
 @records.command("list")
 @click.option("--client", help="Only this client's consultations (any case).")
 @click.option("--unfinished", is_flag=True, help="Only consultations not finished yet.")
-@click.option("--format", "fmt", type=click.Choice(["text", "txt", "json"]), default="text",
-              show_default=True, help="Output format.")
+@format_option("text", "json")
 @db_option
 def list_records(client, unfinished, fmt, db):
     """List the consultations, newest first."""

@@ -3,14 +3,12 @@ from __future__ import annotations
 
 import click
 
-from haircare_expert.cli.base import advisor, main, rulebook, rules_option
+from haircare_expert.cli.base import advisor, format_option, main, rulebook, rules_option
 from haircare_expert.errors import ExitCode
 from haircare_expert.model import RULE_KINDS
 
 # -- knowledge-base tools: haircare rules list | show | lint | test ----------------------------
-FORMAT_OPTION = click.option("--format", "fmt", type=click.Choice(["text", "txt", "json"]), default="text",
-                             show_default=True, help="Output format.",
-                             callback=lambda ctx, param, value: "text" if value == "txt" else value)  # txt = text
+FORMAT_OPTION = format_option("text", "json")
 
 
 def _json(data) -> None:
