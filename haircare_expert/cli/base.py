@@ -7,7 +7,6 @@ stderr and the exit code of its class (see :class:`~haircare_expert.errors.ExitC
 from __future__ import annotations
 
 import contextlib
-import functools
 import os
 import signal
 import sys
@@ -143,21 +142,15 @@ def rules_option(func):
                         type=_RuleFolder(exists=True, file_okay=False), help=RULES_HELP)(func)
 
 
-@functools.lru_cache(maxsize=4)
-def _rulebook(rules_dirs: tuple):
-    from haircare_expert.knowledge.cache import load_rulebook  # Rulebook.load, cached (verified)
-    return load_rulebook(rules_dirs)
-
-
 def rulebook(rules_dirs=()):
     """The rules loaded once per process, for commands that read rules but run none."""
-    return _rulebook(tuple(rules_dirs))
+    from haircare_expert.consult.advisor import shared_rulebook
+    return shared_rulebook(rules_dirs)
 
 
-@functools.lru_cache(maxsize=4)
 def _advisor(rules_dirs: tuple):
-    from haircare_expert.consult.advisor import Advisor
-    return Advisor(rulebook(rules_dirs))
+    from haircare_expert.consult.advisor import shared_advisor
+    return shared_advisor(rules_dirs)
 
 
 def advisor(rules_dirs=()):

@@ -18,6 +18,7 @@ import click
 from haircare_expert.atomic import check_target, is_stdout
 from haircare_expert.cli.base import advisor, emit, main, refuse_same_files, rules_option
 from haircare_expert.cli.records import _one_line, db_option, open_store, summary_lines
+from haircare_expert.engine.freeze import freeze_compiled
 from haircare_expert.errors import ProfileError, ReportError
 
 #: What a follow-up's review accepts: keep the section as it was, or ask it again.
@@ -153,6 +154,7 @@ def _run(store, iv, *, resume, client, consultant, session_path, save, output, f
         raise ProfileError(session_path, f"a saved interview is already here; continue it with "
                                          f"--resume {session_path}, or name another --session FILE")
     adv = advisor(rules_dirs)
+    freeze_compiled()   # a long-lived process: keep the collector off the compiled network
     # the session file is locked before anything is read or written
     with _locked(session_path) if session_path else contextlib.nullcontext():
         if by_file:

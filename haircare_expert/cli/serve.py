@@ -53,6 +53,11 @@ def serve(host, port, db_url, password_file, hash_only, threads, rules_dirs):
     logging.getLogger("waitress").setLevel(logging.INFO)
     logging.getLogger("waitress.queue").setLevel(logging.ERROR)
     app = create_app({"DB_URL": db_url, "RULES_DIRS": tuple(rules_dirs), "PASSWORD_HASH": hashed})
+    # a long-lived process: compile the rules now and keep the collector off the network
+    from haircare_expert.consult.advisor import shared_advisor
+    from haircare_expert.engine.freeze import freeze_compiled
+    shared_advisor(rules_dirs)
+    freeze_compiled()
     server = waitress.create_server(app, host=host, port=port, threads=threads, ident="haircare",
                                     clear_untrusted_proxy_headers=True)
     shown = f"[{host}]" if ":" in host else host

@@ -134,3 +134,25 @@ def assemble(rulebook: Rulebook, client: dict, facts: list[Fact], trace: list[Fi
         trace=list(trace),
         rulebook=rulebook,
     )
+
+
+@lru_cache(maxsize=4)
+def _shared_rulebook(rules_dirs: tuple) -> Rulebook:
+    from haircare_expert.knowledge.cache import load_rulebook  # Rulebook.load, cached (verified)
+    return load_rulebook(rules_dirs)
+
+
+@lru_cache(maxsize=4)
+def _shared_advisor(rules_dirs: tuple) -> Advisor:
+    return Advisor(_shared_rulebook(rules_dirs))
+
+
+def shared_rulebook(rules_dirs: Iterable[str] = ()) -> Rulebook:
+    """The rules of these folders (with the shipped ones) loaded once per process."""
+    return _shared_rulebook(tuple(rules_dirs))
+
+
+def shared_advisor(rules_dirs: Iterable[str] = ()) -> Advisor:
+    """The knowledge base of these folders compiled once per process: every command and the web
+    app of one process share it."""
+    return _shared_advisor(tuple(rules_dirs))

@@ -64,13 +64,13 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
 
 def _desk(config):
-    from haircare_expert.cli.base import advisor
+    from haircare_expert.consult.advisor import shared_advisor
     from haircare_expert.web.desk import Desk
     store = config.get("STORE")
     if store is None:
         from haircare_expert.store import Store
         store = Store.open(config.get("DB_URL"))
-    return Desk(store, advisor(tuple(config.get("RULES_DIRS") or ())), tuple(config.get("RULES_DIRS") or ()))
+    return Desk(store, shared_advisor(config.get("RULES_DIRS") or ()), tuple(config.get("RULES_DIRS") or ()))
 
 
 def desk():
