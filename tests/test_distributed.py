@@ -89,3 +89,28 @@ def test_an_unreachable_scheduler_is_a_one_line_error():
     """A wrong address is a clear error (exit 5), not a traceback or a hang."""
     with pytest.raises(NotFoundError, match="no Dask scheduler answers"):
         distributed.connect("tcp://127.0.0.1:9", timeout="1s")
+
+
+def test_replay_all_on_the_cluster_finds_what_the_local_replay_finds(tmp_path, advisor, cluster):
+    """`haircare replay --all --scheduler` reports the same consultations, grouped by the same rule edit, as the local run."""
+    from test_store import edited_rule_folder, record_lines
+
+    lines = record_lines(advisor, 24)
+    (tmp_path / "records.jsonl").write_text("\n".join(lines) + "\n")
+    runner = CliRunner()
+    assert runner.invoke(main, ["records", "import", str(tmp_path / "records.jsonl")]).exit_code == 0
+    same = runner.invoke(main, ["replay", "--all", "--scheduler", cluster])
+    assert same.exit_code == 0, same.output
+    assert "No consultation would get different advice." in same.stdout
+    rule_id = next(r.id for r in advisor.rulebook.rules if r.kind == "recommendation" and "{" not in r.advise
+                   and any(a["rule"] == r.id for line in lines for a in json.loads(line)["record"]["advice"]))
+    folder = str(edited_rule_folder(tmp_path, advisor.rulebook, rule_id))
+    local = runner.invoke(main, ["replay", "--all", "--rules", folder, "--format", "json"])
+    remote = runner.invoke(main, ["replay", "--all", "--rules", folder, "--format", "json", "--scheduler", cluster])
+    assert local.exit_code == remote.exit_code == 1, remote.output
+    assert json.loads(remote.stdout) == json.loads(local.stdout)
+    assert [g["rule"] for g in json.loads(remote.stdout)["groups"]] == [rule_id]
+    with distributed_pkg.Client(cluster, set_as_default=False) as client:   # it ran there
+        assert "replay_partition" in client.run_on_scheduler(lambda dask_scheduler: list(dask_scheduler.task_prefixes))
+    alone = runner.invoke(main, ["replay", "x.json", "--scheduler", cluster])
+    assert alone.exit_code == 2 and "--scheduler goes with --all" in alone.stderr

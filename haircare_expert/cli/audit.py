@@ -52,10 +52,12 @@ def trace(profile, fmt, rules_dirs):
               help="Replay every finished consultation in the records database instead.")
 @click.option("--jobs", type=click.IntRange(1, 64), default=1, show_default=True,
               help="With --all: replay in this many processes.")
+@click.option("--scheduler", metavar="ADDRESS",
+              help="With --all: replay on this Dask cluster (e.g. tcp://host:8786) instead.")
 @AUDIT_FORMAT
 @rules_option
 @db_option
-def replay(record, all_records, jobs, fmt, rules_dirs, db):
+def replay(record, all_records, jobs, scheduler, fmt, rules_dirs, db):
     """Re-run an audit RECORD (the JSON of 'advise --format json') against the current rules.
 
     Prints the advice added, removed or changed and the rule edits behind each change. With
@@ -65,8 +67,10 @@ def replay(record, all_records, jobs, fmt, rules_dirs, db):
     if all_records == bool(record):
         raise click.UsageError("give a RECORD file or --all (every stored consultation), not both"
                                if record else "give a RECORD file, or --all to replay the records")
+    if scheduler and not all_records:
+        raise click.UsageError("--scheduler goes with --all")
     if all_records:
-        changed = _replay_store(fmt, rules_dirs, db, jobs)
+        changed = _replay_store(fmt, rules_dirs, db, jobs, scheduler)
     else:
         from haircare_expert.audit.replay import load_record, render_text
         from haircare_expert.audit.replay import replay as replay_record
@@ -77,7 +81,7 @@ def replay(record, all_records, jobs, fmt, rules_dirs, db):
         click.get_current_context().exit(int(ExitCode.CHANGED))
 
 
-def _replay_store(fmt, rules_dirs, db, jobs) -> bool:
+def _replay_store(fmt, rules_dirs, db, jobs, scheduler=None) -> bool:
     """``replay --all``: every finished consultation in the store; progress on stderr."""
     import sys
 
@@ -94,6 +98,7 @@ def _replay_store(fmt, rules_dirs, db, jobs) -> bool:
 
     adv = advisor(rules_dirs)
     with open_store(db) as store:
-        result = replay_all(store, adv, jobs=jobs, rules_dirs=rules_dirs, progress=progress)
+        result = replay_all(store, adv, jobs=jobs, rules_dirs=rules_dirs, scheduler=scheduler,
+                            progress=progress)
     emit(_dump(result.to_json()) if fmt == "json" else render_text(result), None)
     return result.changed

@@ -132,11 +132,13 @@ def _chunks(items: Iterator, size: int) -> Iterator[list]:
         yield chunk
 
 
-def replay_all(store, advisor, *, jobs: int = 1, rules_dirs=(),
+def replay_all(store, advisor, *, jobs: int = 1, rules_dirs=(), scheduler=None,
                progress: Callable[[int, int], None] | None = None) -> StoreReplay:
     """Replay every finished consultation of ``store`` through ``advisor``'s rules.
 
-    ``progress(done, total)`` is called as records are replayed.
+    ``progress(done, total)`` is called as records are replayed. With ``scheduler`` (a Dask
+    scheduler address or client) the records are replayed on that cluster, partition by
+    partition, each worker compiling the rules once; the result is the same as a local run.
     """
     total = store.count(finished=True)
     result = StoreReplay(knowledge_base=dict(advisor.rulebook.summary()))
@@ -162,7 +164,9 @@ def replay_all(store, advisor, *, jobs: int = 1, rules_dirs=(),
         if progress:
             progress(result.total, total)
 
-    if jobs <= 1:
+    if scheduler is not None:
+        _on_cluster(scheduler, advisor, rules_dirs, records(), take)
+    elif jobs <= 1:
         memo: dict = {}
         for chunk in _chunks(records(), _CHUNK):
             take([_replay_one(advisor, memo, rid, rec) for rid, rec in chunk])
@@ -196,8 +200,40 @@ def _parallel(store, advisor, rules_dirs, jobs: int, records, take) -> None:
                 future.cancel()
 
 
+def _on_cluster(scheduler, advisor, rules_dirs, records, take) -> None:
+    from pathlib import Path
+
+    from haircare_expert.consult.distributed import map_partitions
+    folders = tuple(str(Path(folder).resolve()) for folder in rules_dirs)  # a worker's cwd may differ
+    for outcomes, error in map_partitions(scheduler, _replay_partition, _chunks(records, _CHUNK),
+                                          folders, advisor.rulebook.fingerprint):
+        _collect_result(outcomes, error, take)
+
+
+def _replay_partition(chunk: list[tuple[int, dict]], rules_dirs: tuple, fingerprint: str):
+    """On a Dask worker: the outcomes of one partition, or the error as data."""
+    from haircare_expert.consult.distributed import worker_state
+    from haircare_expert.errors import NotFoundError
+
+    def build():
+        from haircare_expert.consult.advisor import Advisor
+        return Advisor(extra_rules=rules_dirs), {}
+
+    try:
+        with worker_state(("replay", rules_dirs), build) as (advisor, memo):
+            if advisor.rulebook.fingerprint != fingerprint:
+                raise NotFoundError(", ".join(rules_dirs) or "rules",
+                                    "the rules on this Dask worker differ from the client's")
+            return [_replay_one(advisor, memo, rid, rec) for rid, rec in chunk], None
+    except HaircareError as exc:
+        return [], (type(exc), exc.where, exc.what)
+
+
 def _collect(future, take) -> None:
-    outcomes, error = future.result()
+    _collect_result(*future.result(), take)
+
+
+def _collect_result(outcomes, error, take) -> None:
     if error is not None:
         cls, where, what = error
         raise cls(where, what)
