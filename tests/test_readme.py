@@ -1,6 +1,8 @@
 """README.md starts a newcomer with exactly two commands, and CI runs the second one verbatim."""
 import re
+from pathlib import Path
 
+import pytest
 from conftest import ROOT
 
 
@@ -33,3 +35,16 @@ def test_the_readme_rule_example_is_a_valid_rule_whose_examples_pass(tmp_path):
     report = run_tests(Advisor(extra_rules=(str(tmp_path),)), include_examples=False)
     mine = [case for case in report.cases if case.rule == "readme-rule"]
     assert len(mine) == 2 and all(case.passed for case in mine)
+
+
+def test_the_code_passes_ruff_check():
+    """CI's style gate: `ruff check` (ruff.toml) is clean over the package, tests, benchmarks and scripts."""
+    import shutil
+    import subprocess
+    import sys
+    ruff = shutil.which("ruff", path=str(Path(sys.executable).parent)) or shutil.which("ruff")
+    if ruff is None:
+        pytest.skip("ruff is not installed (it comes with the test extra)")
+    done = subprocess.run([ruff, "check", "--no-cache", "haircare_expert", "tests", "benchmarks", "scripts"],
+                          cwd=ROOT, capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
