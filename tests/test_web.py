@@ -628,6 +628,8 @@ def test_a_follow_up_visit_after_the_flaking_resolved_says_so_in_the_handout(web
     assert web.key(fid) == "scalp.symptoms"
     web.run(fid, {"scalp.symptoms": []})
     assert web.post(f"/c/{fid}/finish").status_code == 302
+    done = text(web.get(f"/c/{fid}/done"))
+    assert re.search(r'id="since">\s*<dt>Gone since then</dt><dd><ul><li>flakes</li>', done)
     handout = text(web.get(f"/c/{fid}/handout.html"))
     assert "Since your last visit" in handout and client["date"] in handout
     assert re.search(r"Gone since then</dt>\s*<dd>flakes", handout)

@@ -392,8 +392,14 @@ def done(record_id: int):
             if a.kind == kind:
                 lines.append({"kind": title, "title": a.title, "text": a.text, "rule": a.rule})
     rules = sorted(((r.id, r.title) for r in d.advisor.rulebook.rules), key=lambda item: item[1].lower())
+    since = consultation.followup
+    changed = [] if since is None else [
+        (label, items) for label, items in (("Gone since then", since.gone), ("New since then", since.new),
+                                            ("Products started", since.started),
+                                            ("Products stopped", since.stopped),
+                                            ("Changes to the plan", since.plan_changes)) if items]
     return render_template("done.html", visit=visit, lines=lines, rules=rules,
-                           plan=[p for p in consultation.plan])
+                           plan=[p for p in consultation.plan], since=since, changed=changed)
 
 
 def _finished(record_id: int):
