@@ -648,3 +648,21 @@ def test_a_follow_up_form_without_the_csrf_token_is_refused_and_starts_nothing(w
     version = stored(app, fid).version
     refused = web.post(f"/c/{fid}/followup", {"section": "scalp", "choice": "change"}, token=False)
     assert refused.status_code == 400 and stored(app, fid).version == version
+
+
+def test_a_follow_up_begun_in_the_browser_goes_on_at_the_terminal(web, app, db_url):
+    """A follow-up left half-confirmed in the browser continues with `haircare interview --resume`:
+    the sections already confirmed are not shown again, and the visit ends with what changed."""
+    rid, _, client = finished_consultation(web, "dry-flaky-scalp")
+    web.post(f"/c/{rid}/finish")
+    fid = int(re.search(r"/c/(\d+)/", web.post("/followup", {"client": client["name"]}).location).group(1))
+    web.post(f"/c/{fid}/followup", {"section": "scalp", "choice": "change"})
+    left = stored(app, fid).targets["review"]
+    assert left and "scalp" not in left
+    result = CliRunner().invoke(cli.main, ["interview", "--resume", str(fid), "--db", db_url],
+                                input="yes\n" * len(left) + "none\n" + "unknown\n" * 40)
+    assert result.exit_code == 0, result.output
+    assert result.stdout.count("Still the same?") == len(left) and "Scalp: flaking" not in result.stdout
+    since = result.stdout.split("Since the last visit (2026-11-22):", 1)[1]
+    assert "gone: flakes" in since.splitlines()[1]
+    assert stored(app, fid).finished
