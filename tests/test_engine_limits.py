@@ -111,5 +111,6 @@ def test_the_library_adds_no_logging_handler(tmp_path):
         print(len(before), len(after), after == before)
     """)
     for mode, expected in (("bare", "0 0 True"), ("configured", "1 1 True")):
-        done = subprocess.run([sys.executable, "-c", script, mode], capture_output=True, text=True, check=True)
+        done = subprocess.run([sys.executable, "-c", script, mode], capture_output=True, text=True, check=True,
+                              cwd=tmp_path)  # outside the checkout, as an installed user runs it
         assert done.stdout.strip() == expected, (mode, done.stdout, done.stderr)
