@@ -580,3 +580,89 @@ def test_a_finished_consultation_shows_the_advice_as_it_was_given_after_a_rule_c
     fresh, _, _ = finished_consultation(later, "oily-buildup")
     later.post(f"/c/{fresh}/finish")
     assert "Brush from the ends up" in advice_list(text(later.get(f"/c/{fresh}/done")))
+
+
+# -- follow-up visits ----------------------------------------------------------------------------------
+FOLLOWUP_RE = re.compile(r'<form method="post" action="/followup">.*?name="client" value="([^"]+)"', re.S)
+
+
+def test_a_follow_up_visit_is_offered_only_for_a_client_with_a_finished_visit(web):
+    """Searching a client offers a follow-up visit once she has a finished consultation, not before."""
+    web.start(client="Bea Unfinished")
+    found = text(web.get("/?q=Bea"))
+    assert "Bea Unfinished" in found and not FOLLOWUP_RE.search(found)
+    rid, _, client = finished_consultation(web)
+    web.post(f"/c/{rid}/finish")
+    assert FOLLOWUP_RE.findall(text(web.get("/?q=Ana"))) == [client["name"]]
+    assert FOLLOWUP_RE.findall(text(web.get(f"/c/{rid}/done"))) == [client["name"]]
+    refused = web.post("/followup", {"client": "Bea Unfinished"})
+    assert refused.status_code == 400 and "no finished consultation" in text(refused)
+
+
+def test_a_follow_up_visit_after_the_flaking_resolved_says_so_in_the_handout(web, app):
+    """A follow-up starts from the last visit's answers, section by section; the handout says what
+    changed ("Gone since then: flakes") and the plan goes on from the last one."""
+    rid, _, client = finished_consultation(web, "dry-flaky-scalp")
+    assert web.post(f"/c/{rid}/finish").status_code == 302
+    first = stored(app, rid).record
+    introduced = {p["product"] for p in first["plan"] if p["new"] and p["product"]}
+
+    web.get("/?q=Ana")
+    response = web.post("/followup", {"client": client["name"]})
+    assert response.status_code == 302
+    fid = int(re.search(r"/c/(\d+)/followup", response.location).group(1))
+    assert stored(app, fid).follows == rid and stored(app, fid).date != ""
+    page = text(web.get(f"/c/{fid}/followup"))
+    assert 'id="section">Scalp<' in page and "flaking, itching, soreness" in page
+    # nothing is asked before the last visit's answers are confirmed or changed
+    assert web.get(f"/c/{fid}/question").location.endswith(f"/c/{fid}/followup")
+    assert web.post(f"/c/{fid}/followup", {"section": "scalp", "choice": "change"}).status_code == 302
+    for _ in range(10):                         # every other section is still the same
+        page = web.get(f"/c/{fid}/followup")
+        if page.status_code == 302:
+            break
+        section = re.search(r'name="section" value="([^"]+)"', text(page)).group(1)
+        web.post(f"/c/{fid}/followup", {"section": section, "choice": "same"})
+    assert stored(app, fid).targets["review"] == []
+    # only the scalp is asked again: the symptoms are gone now
+    assert web.key(fid) == "scalp.symptoms"
+    web.run(fid, {"scalp.symptoms": []})
+    assert web.post(f"/c/{fid}/finish").status_code == 302
+    done = text(web.get(f"/c/{fid}/done"))
+    assert re.search(r'id="since">\s*<dt>Gone since then</dt><dd><ul><li>flakes</li>', done)
+    handout = text(web.get(f"/c/{fid}/handout.html"))
+    assert "Since your last visit" in handout and client["date"] in handout
+    assert re.search(r"Gone since then</dt>\s*<dd>flakes", handout)
+    plan = stored(app, fid).record["plan"]
+    assert introduced and not [p for p in plan if p["product"] in introduced and p["new"]]
+
+
+def test_a_follow_up_form_without_the_csrf_token_is_refused_and_starts_nothing(web, app):
+    """A follow-up visit cannot be started or confirmed from another site."""
+    rid, _, client = finished_consultation(web)
+    web.post(f"/c/{rid}/finish")
+    count = len(app.extensions["haircare_desk"].store.list())
+    assert web.post("/followup", {"client": client["name"]}, token=False).status_code == 400
+    assert len(app.extensions["haircare_desk"].store.list()) == count
+    fid = int(re.search(r"/c/(\d+)/", web.post("/followup", {"client": client["name"]}).location).group(1))
+    version = stored(app, fid).version
+    refused = web.post(f"/c/{fid}/followup", {"section": "scalp", "choice": "change"}, token=False)
+    assert refused.status_code == 400 and stored(app, fid).version == version
+
+
+def test_a_follow_up_begun_in_the_browser_goes_on_at_the_terminal(web, app, db_url):
+    """A follow-up left half-confirmed in the browser continues with `haircare interview --resume`:
+    the sections already confirmed are not shown again, and the visit ends with what changed."""
+    rid, _, client = finished_consultation(web, "dry-flaky-scalp")
+    web.post(f"/c/{rid}/finish")
+    fid = int(re.search(r"/c/(\d+)/", web.post("/followup", {"client": client["name"]}).location).group(1))
+    web.post(f"/c/{fid}/followup", {"section": "scalp", "choice": "change"})
+    left = stored(app, fid).targets["review"]
+    assert left and "scalp" not in left
+    result = CliRunner().invoke(cli.main, ["interview", "--resume", str(fid), "--db", db_url],
+                                input="yes\n" * len(left) + "none\n" + "unknown\n" * 40)
+    assert result.exit_code == 0, result.output
+    assert result.stdout.count("Still the same?") == len(left) and "Scalp: flaking" not in result.stdout
+    since = result.stdout.split("Since the last visit (2026-11-22):", 1)[1]
+    assert "gone: flakes" in since.splitlines()[1]
+    assert stored(app, fid).finished

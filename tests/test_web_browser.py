@@ -324,3 +324,44 @@ def test_sign_in_and_error_pages_in_the_browser(browser, tmp_path):
         tour.shot("not-found", both=True)
     finally:
         server.stop()
+
+
+def test_a_follow_up_visit_in_the_browser(browser, server):
+    """A client comes back: the consultant finds her, taps Follow-up visit, keeps or changes each
+    section of the last visit's answers, and the finished visit says the flaking has gone."""
+    client, answers = answers_of("dry-flaky-scalp")
+    tour = Tour(browser, server, "follow-up")
+    tour.go("/")
+    tour.find("#client").send_keys(client["name"])
+    tour.find("#consultant").send_keys(client["consultant"])
+    browser.execute_script("arguments[0].value = arguments[1]", tour.find("#date"), client["date"])
+    tour.submit("#begin")
+    while (key := tour.key()) is not None:
+        if key in answers:
+            tour.fill(form_values(answers[key]))
+            tour.submit("#next")
+        else:
+            tour.submit("#dontknow")
+    tour.submit("#finish")
+
+    tour.go("/?q=" + client["name"].split()[0])
+    tour.shot("search-follow-up", both=False)
+    tour.submit("button.followup")
+    assert "/followup" in browser.current_url and "flaking, itching, soreness" in tour.page_text()
+    tour.shot("confirm-scalp", both=True)
+    tour.submit("#change")
+    while "/followup" in browser.current_url:
+        tour.submit("#same")
+    assert tour.key() == "scalp.symptoms"
+    tour.fill(["none"])
+    tour.submit("#next")
+    while tour.key() is not None:
+        tour.submit("#dontknow")
+    tour.submit("#finish")
+    assert "/done" in browser.current_url
+    since = tour.find("#since").text
+    assert "Gone since then" in since and "flakes" in since
+    tour.shot("done-follow-up", both=True)
+    tour.go("/c/2/handout.html")
+    assert "Since your last visit" in browser.find_element(By.TAG_NAME, "body").text
+    tour.shot("handout-follow-up", both=False)

@@ -18,6 +18,7 @@ import click
 from haircare_expert.atomic import check_target, is_stdout
 from haircare_expert.cli.base import advisor, emit, main, refuse_same_files, rules_option
 from haircare_expert.cli.records import _one_line, db_option, open_store, summary_lines
+from haircare_expert.consult import followup
 from haircare_expert.engine.freeze import freeze_compiled
 from haircare_expert.errors import ProfileError, ReportError
 
@@ -168,23 +169,12 @@ def _run(store, iv, *, resume, client, consultant, session_path, save, output, f
                 output = output or record.targets.get("output")
         if record is not None:
             session = iv.Session.from_data(record.session, f"record {record.id}", adv.vocabulary)
-            if record.follows is not None:
-                with contextlib.suppress(Exception):
-                    previous = store.get(record.follows)
+            previous = followup.followed(store, record)
         elif not by_file:
             session = iv.Session()
             if client:
-                previous = store.last_visit(client)
-                if previous is None:
-                    raise ProfileError(client, "no finished consultation of this client in the "
-                                               "records (see 'haircare records list'); start a new "
-                                               "one without --client")
-                session = iv.Session.from_data(previous.session, f"record {previous.id}", adv.vocabulary)
-                session.finished = False
-                for key in ("client.date", "client.consultant"):
-                    if key in session.answers:
-                        session.answers.pop(key)
-                        session.history.remove(key)
+                previous = followup.last_visit(store, client)
+                session = followup.seeded_session(previous, adv.vocabulary)
         # an existing --save file is replaced only if this consultation wrote it, or with --force
         owned = record is not None and _same_file(save, record.targets.get("save"))
         if save and os.path.lexists(save) and not (force or owned):
@@ -325,9 +315,7 @@ def _dialogue(store, talk, iv, state, keep, review, previous, save, output, db_h
                    f"Continue with: {resume_hint}", err=True)
         raise
     consultation = talk.consultation()
-    if previous is not None and previous.record:
-        from haircare_expert.consult.followup import follow_up
-        follow_up(consultation, previous.record, talk.book, previous_id=previous.id)
+    followup.since_last_visit(consultation, previous, talk.book)
     if not rec.finished:
         talk.session.finished = True
         keep()

@@ -90,16 +90,14 @@ def list_records(client, unfinished, fmt, db):
 @db_option
 def show(record_id, audience, output, db):
     """Print a stored consultation: the report as it was given (or the answers so far)."""
+    from haircare_expert.consult.followup import followed, since_last_visit
     from haircare_expert.consult.interview import dump_profile
-    from haircare_expert.errors import HaircareError, NotFoundError
+    from haircare_expert.errors import HaircareError
     from haircare_expert.render.formats import format_for
     from haircare_expert.store.rebuild import consultation_of
     with open_store(db) as store:
         rec = store.get(record_id)
-        previous = None
-        if rec.finished and rec.follows is not None:
-            with contextlib.suppress(NotFoundError):
-                previous = store.get(rec.follows)
+        previous = followed(store, rec) if rec.finished else None
     if not rec.finished:
         profile = (rec.session or {}).get("profile") or {}
         click.echo(f"Consultation {rec.id} is not finished ({rec.answers} answer(s)); continue it "
@@ -112,10 +110,9 @@ def show(record_id, audience, output, db):
     except HaircareError:                  # the consultant's rule folder has gone: source titles
         book = rulebook(())                # from the shipped catalogue are good enough
     consultation = consultation_of(rec.record, book, where=f"record {rec.id}")
-    if previous is not None and previous.record:      # a follow-up: "since your last visit"
-        from haircare_expert.consult.followup import follow_up
+    if previous is not None:                          # a follow-up: "since your last visit"
         from haircare_expert.consult.interview import QuestionBook
-        follow_up(consultation, previous.record, QuestionBook.load(book.vocabulary), previous_id=previous.id)
+        since_last_visit(consultation, previous, QuestionBook.load(book.vocabulary))
     emit(render_for(consultation, format_for(output) if output else "txt", audience), output)
 
 

@@ -112,3 +112,52 @@ def follow_up(consultation: Consultation, previous: dict, book=None,
     result.plan_changes += [f"no longer advised: {t}" for t in sorted(old_advice - new_advice) if t]
     consultation.followup = result
     return result
+
+
+# -- starting and ending a follow-up visit (the terminal and the web app both use these) ----------
+#: The answers a follow-up does not carry over from the last visit: each visit has its own.
+FRESH_KEYS = ("client.date", "client.consultant")
+
+
+def last_visit(store, client: str):
+    """The client's last finished consultation in ``store`` (a records store), to follow up.
+
+    :class:`~haircare_expert.errors.ProfileError` if the client has none.
+    """
+    from haircare_expert.errors import ProfileError
+    previous = store.last_visit(client)
+    if previous is None:
+        raise ProfileError(client, "no finished consultation of this client in the records to follow "
+                                   "up (see 'haircare records list'); start a new consultation")
+    return previous
+
+
+def seeded_session(previous, vocabulary):
+    """A new interview session starting from the answers of the visit ``previous`` (a stored
+    record): unfinished, without that visit's date and consultant."""
+    from haircare_expert.consult import interview as iv
+    session = iv.Session.from_data(previous.session, f"record {previous.id}", vocabulary)
+    session.finished = False
+    for key in FRESH_KEYS:
+        if key in session.answers:
+            session.answers.pop(key)
+            session.history.remove(key)
+    return session
+
+
+def followed(store, record):
+    """The stored visit ``record`` follows up, or None (not a follow-up, or that visit is gone)."""
+    from haircare_expert.errors import NotFoundError
+    if record.follows is None:
+        return None
+    try:
+        return store.get(record.follows)
+    except NotFoundError:
+        return None
+
+
+def since_last_visit(consultation: Consultation, previous, book=None) -> Followup | None:
+    """:func:`follow_up` against the stored visit ``previous`` (None or unfinished: nothing)."""
+    if previous is None or not previous.record:
+        return None
+    return follow_up(consultation, previous.record, book, previous_id=previous.id)

@@ -13,6 +13,7 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 
+from haircare_expert.consult import followup
 from haircare_expert.consult import interview as iv
 from haircare_expert.consult.interview.questions import PRODUCTS_KEY
 from haircare_expert.errors import ProfileError
@@ -78,6 +79,52 @@ class Desk:
             self._remember(record, talk)
             return Visit(record, talk)
 
+    def follow_up(self, client: str, consultant: str, date: str) -> Visit:
+        """A follow-up visit: a new consultation from the client's last finished one, its answered
+        sections waiting to be confirmed or changed (ProfileError if the client has none)."""
+        with self.lock:
+            previous = followup.last_visit(self.store, client)
+            talk = iv.Interview(self.advisor, followup.seeded_session(previous, self.advisor.vocabulary),
+                                self.book)
+            talk.preset("client.date", date)
+            if consultant:
+                talk.preset("client.consultant", consultant)
+            # the sections still to confirm live in the record's targets, as the terminal keeps
+            # them: a restart (or `haircare interview --resume ID`) goes on where the review was
+            review = [name for name, _ in talk.review_sections()]
+            record = self.store.start(client=previous.client, consultant=consultant, date=date,
+                                      rules_dirs=self.rules_dirs,
+                                      targets={"save": None, "output": None, "review": review},
+                                      follows=previous.id, session=talk.session.to_data())
+            self._remember(record, talk)
+            return Visit(record, talk)
+
+    def to_review(self, visit: Visit) -> list[tuple[str, list[str]]]:
+        """A follow-up's sections not yet confirmed or changed: (name, lines in words)."""
+        waiting = list((visit.record.targets or {}).get("review") or [])
+        if visit.finished or not waiting:
+            return []
+        sections = dict(visit.talk.review_sections())
+        return [(name, sections.get(name, [])) for name in waiting]
+
+    def confirm(self, visit: Visit, section: str, change: bool) -> Visit:
+        """Keep a follow-up's section as it was, or forget its answers so the questions that can
+        change the advice are asked again; a section not waiting any more changes nothing."""
+        with self.lock:
+            targets = dict(visit.record.targets or {})
+            waiting = list(targets.get("review") or [])
+            if section not in waiting:
+                return visit
+            if change:
+                visit.talk.change_section(section)
+            waiting.remove(section)
+            targets["review"] = waiting
+            self._cache.pop((visit.record.id, visit.record.version), None)
+            record = self.store.save_answers(visit.record.id, visit.talk.session.to_data(),
+                                             version=visit.record.version, targets=targets)
+            self._remember(record, visit.talk)
+            return Visit(record, visit.talk)
+
     def consultant(self) -> str:
         """The consultant's name last used here or at the terminal."""
         with self.lock:
@@ -109,8 +156,11 @@ class Desk:
         with self.lock:
             visit.talk.session.finished = True
             self._cache.pop((visit.record.id, visit.record.version), None)
+            consultation = visit.talk.consultation()
+            # a follow-up: "since your last visit", and the plan goes on from the last one
+            followup.since_last_visit(consultation, followup.followed(self.store, visit.record), self.book)
             record = self.store.finish(visit.record.id, visit.talk.session.to_data(),
-                                       visit.talk.consultation(), version=visit.record.version)
+                                       consultation, version=visit.record.version)
             self._remember(record, visit.talk)
             return Visit(record, visit.talk)
 
@@ -141,8 +191,10 @@ class Desk:
                 key = (visit.record.id, visit.record.version)
                 if key not in self._given:
                     from haircare_expert.store.rebuild import consultation_of
-                    self._given[key] = consultation_of(visit.record.record, self.advisor.rulebook,
-                                                       f"record {visit.record.id}")
+                    given = consultation_of(visit.record.record, self.advisor.rulebook,
+                                            f"record {visit.record.id}")
+                    followup.since_last_visit(given, followup.followed(self.store, visit.record), self.book)
+                    self._given[key] = given
                     while len(self._given) > CACHE_SIZE:
                         self._given.pop(next(iter(self._given)))
                 return self._given[key]

@@ -16,6 +16,7 @@ from flask import (
 )
 
 from haircare_expert.consult import interview as iv
+from haircare_expert.consult.followup import followed
 from haircare_expert.consult.interview.questions import PRODUCTS_KEY, words
 from haircare_expert.errors import ProfileError
 from haircare_expert.web import security
@@ -167,7 +168,10 @@ def logout():
 def start():
     text = request.args.get("q", "").strip()[:100]
     found = desk().search(text) if text else None
+    # a follow-up visit is offered for each client found with a finished visit
+    followable = list(dict.fromkeys(r.client for r in found or () if r.finished and r.client))
     return render_template("start.html", unfinished=desk().unfinished(), found=found, query=text,
+                           followable=followable,
                            consultant=session.get("consultant") or desk().consultant(), date=today(), error=None,
                            client="")
 
@@ -181,10 +185,53 @@ def begin():
         visit = desk().start(client, consultant, date)
     except ProfileError as exc:
         return render_template("start.html", unfinished=desk().unfinished(), found=None, query="",
+                               followable=[],
                                consultant=consultant, date=date, client=client,
                                error=f"{exc.what[:1].upper()}{exc.what[1:]}."), 400
     session["consultant"] = consultant
     return redirect(url_for("web.question", record_id=visit.id))
+
+
+@bp.post("/followup")
+def follow_up():
+    """A follow-up visit for a client with a finished one: starts with the last visit's answers."""
+    client = request.form.get("client", "").strip()[:200]
+    consultant = session.get("consultant") or desk().consultant()
+    visit = desk().follow_up(client, consultant, today())
+    get_flashed_messages()               # what the last visit's last answer did is not news here
+    return redirect(url_for("web.confirm", record_id=visit.id))
+
+
+@bp.route("/c/<int:record_id>/followup", methods=["GET", "POST"])
+def confirm(record_id: int):
+    """A follow-up's review: each section of the last visit's answers, kept or asked again."""
+    d = desk()
+    visit = d.open(record_id)
+    if visit.finished:
+        return redirect(url_for("web.done", record_id=record_id))
+    with d.lock:
+        if request.method == "POST":
+            choice = request.form.get("choice", "")
+            if choice not in ("same", "change"):
+                raise ProfileError("choice", "choose 'Still the same' or 'Change it'")
+            d.confirm(visit, request.form.get("section", ""), change=choice == "change")
+            return redirect(url_for("web.confirm", record_id=record_id))
+        waiting = d.to_review(visit)
+        if waiting:
+            previous = followed(d.store, visit.record)
+            since = previous.date if previous is not None else ""
+            name, lines = waiting[0]
+            return render_template("followup.html", visit=visit, section=name, heading=lines[0].rstrip(":") if lines else name,
+                                   rows=[line.strip() for line in lines[1:]], left=len(waiting), since=since,
+                                   panel=_panel(visit))
+    return redirect(url_for("web.question", record_id=record_id))
+
+
+def _confirming(visit):
+    """Where a follow-up with sections still to confirm must go first (else None)."""
+    if desk().to_review(visit):
+        return redirect(url_for("web.confirm", record_id=visit.id))
+    return None
 
 
 @bp.get("/c/<int:record_id>")
@@ -192,6 +239,8 @@ def resume(record_id: int):
     visit = desk().open(record_id)
     if visit.finished:
         return redirect(url_for("web.done", record_id=record_id))
+    if (waiting := _confirming(visit)) is not None:
+        return waiting
     if visit.talk.finished:
         return redirect(url_for("web.review", record_id=record_id))
     return redirect(url_for("web.question", record_id=record_id))
@@ -203,6 +252,8 @@ def question(record_id: int):
     visit = desk().open(record_id)
     if visit.finished:
         return redirect(url_for("web.done", record_id=record_id))
+    if (waiting := _confirming(visit)) is not None:
+        return waiting
     revise = request.args.get("revise") or None
     with desk().lock:
         desk().revising(visit, revise)
@@ -269,6 +320,8 @@ def back(record_id: int):
 @bp.get("/c/<int:record_id>/review")
 def review(record_id: int):
     visit = desk().open(record_id)
+    if (waiting := _confirming(visit)) is not None:
+        return waiting
     with desk().lock:
         pending = visit.talk.current()
         remaining = len(visit.talk.plan().pending)
@@ -315,6 +368,8 @@ def finish(record_id: int):
     d = desk()
     visit = d.open(record_id)
     if not visit.finished:
+        if (waiting := _confirming(visit)) is not None:
+            return waiting
         with d.lock:
             if visit.talk.current() is not None:
                 flash("A few questions can still change the advice: please answer them first.", "note")
@@ -337,8 +392,14 @@ def done(record_id: int):
             if a.kind == kind:
                 lines.append({"kind": title, "title": a.title, "text": a.text, "rule": a.rule})
     rules = sorted(((r.id, r.title) for r in d.advisor.rulebook.rules), key=lambda item: item[1].lower())
+    since = consultation.followup
+    changed = [] if since is None else [
+        (label, items) for label, items in (("Gone since then", since.gone), ("New since then", since.new),
+                                            ("Products started", since.started),
+                                            ("Products stopped", since.stopped),
+                                            ("Changes to the plan", since.plan_changes)) if items]
     return render_template("done.html", visit=visit, lines=lines, rules=rules,
-                           plan=[p for p in consultation.plan])
+                           plan=[p for p in consultation.plan], since=since, changed=changed)
 
 
 def _finished(record_id: int):
