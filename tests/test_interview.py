@@ -1,6 +1,7 @@
 """The interview asks only what can still change the advice, takes why/back/unknown/quit and bad answers in its stride, and never loses an answer."""
 from __future__ import annotations
 
+import json
 import random
 import re
 
@@ -581,3 +582,30 @@ def test_the_session_as_data_round_trips(mini):
     with pytest.raises(ProfileError) as info:
         Session.from_data({**data, "schema": "other"}, "record 1", mini.vocabulary)
     assert info.value.where == "record 1"
+
+
+class ScriptedConsole:
+    """A console that types the given lines and keeps what the interview says (no terminal)."""
+
+    def __init__(self, typed: list[str]):
+        self.typed, self.said = list(typed), []
+
+    def say(self, line: str = "") -> None:
+        self.said.append(line)
+
+    def ask(self) -> str | None:
+        return self.typed.pop(0) if self.typed else None
+
+
+def test_the_terminal_dialogue_runs_through_a_console_a_test_can_swap(mini, tmp_path, monkeypatch):
+    """The interview talks only through its console: a scripted one answers, hears every line, and the answers are stored."""
+    from haircare_expert.cli import interview as command
+    console = ScriptedConsole(["Ana Example", "Sam", "flaking", "quit"])
+    monkeypatch.setattr(command, "make_console", lambda: console)
+    result = interview_cli("--date", "2026-11-22", input="this is never read\n")
+    assert result.exit_code == 0, result.output
+    assert console.typed == [] and "Question 1, about" in "\n".join(console.said)
+    assert any(line.startswith("Stopped.") for line in console.said), console.said[-3:]
+    assert result.stdout == ""          # every line went through the console
+    listed = CliRunner().invoke(cli.main, ["records", "list", "--unfinished", "--format", "json"])
+    assert [r["client"] for r in json.loads(listed.stdout)] == ["Ana Example"]

@@ -10,13 +10,13 @@ from __future__ import annotations
 import contextlib
 import datetime as _dt
 import os
-import sys
 from pathlib import Path
 
 import click
 
 from haircare_expert.atomic import check_target, is_stdout
 from haircare_expert.cli.base import advisor, emit, main, refuse_same_files, rules_option
+from haircare_expert.cli.console import Console
 from haircare_expert.cli.records import _one_line, db_option, open_store, summary_lines
 from haircare_expert.consult import followup
 from haircare_expert.engine.freeze import freeze_compiled
@@ -215,42 +215,14 @@ def _run(store, iv, *, resume, client, consultant, session_path, save, output, f
         _dialogue(store, talk, iv, state, keep, review, previous, save, output, db_hint)
 
 
+#: Makes the console the dialogue talks through (tests swap it for a scripted one).
+make_console = Console
+
+
 def _dialogue(store, talk, iv, state, keep, review, previous, save, output, db_hint):
-    import re
-    import shutil
-    import textwrap
-
-    from haircare_expert.atomic import write_atomic
-    from haircare_expert.render.formats import format_for, render
-
-    with contextlib.suppress(AttributeError, ValueError):
-        # a byte that is not UTF-8 becomes U+FFFD, which the interview refuses ("Sorry, ...")
-        sys.stdin.reconfigure(errors="replace")
-    interactive = sys.stdin.isatty()
-    if interactive:
-        try:
-            import readline  # noqa: F401  (line editing for input())
-        except ImportError:
-            pass
-    width = min(shutil.get_terminal_size((100, 24)).columns, 100) - 1 if sys.stdout.isatty() else 0
-
-    def say(line: str = "") -> None:
-        """One line, wrapped to the terminal (continuation lines indented under the text)."""
-        if width and len(line) > width:
-            lead = re.match(r"\s*(?:[-+–] |\d+\. |\()?", line).end()
-            line = textwrap.fill(line, width, subsequent_indent=" " * lead,
-                                 break_long_words=False, break_on_hyphens=False)
-        click.echo(line)
-
-    def ask() -> str | None:
-        try:
-            typed = input("> ")
-        except EOFError:
-            typed = None
-        if typed is None or not interactive:
-            click.echo(typed or "")       # a readable transcript when answers are piped
-        return typed
-
+    """The consultation at the terminal: the follow-up review, the questions, then the report."""
+    console = make_console()
+    say = console.say
     rec = state["record"]
     resume_hint = f"haircare interview --resume {rec.id}{db_hint}"
 
@@ -265,55 +237,78 @@ def _dialogue(store, talk, iv, state, keep, review, previous, save, output, db_h
         say(f"Consultation {rec.id}: the answers are saved in the records after each one.")
         say("At any question you may type: ? or why, back, unknown, quit.")
     try:
-        if review and previous is not None and not rec.finished:
-            say()
-            say(f"A follow-up visit: the answers from the last visit ({previous.date or 'no date'}) "
-                "are shown section by section.")
-            sections = dict(talk.review_sections())
-            while review:
-                name = review[0]
-                say()
-                for line in sections.get(name, []):
-                    say(line)
-                say("Still the same? (yes, or change to ask again)")
-                typed = ask()
-                answer = None if typed is None else typed.strip().lower()
-                if answer is None or answer in iv.dialogue.QUIT_WORDS:
-                    stopped()
-                    return
-                if answer in _SAME:
-                    review.pop(0)
-                elif answer in _CHANGE:
-                    talk.change_section(name)
-                    review.pop(0)
-                else:
-                    say("  Sorry, type yes (or press Enter) to keep it, or change to ask again.")
-                    continue
-                keep()
-        show = True
-        while not talk.finished and not rec.finished:
-            if show:
-                say()
-                for line in talk.question_lines():
-                    say(line)
-            typed = ask()
-            reply = talk.handle(typed) if typed is not None else iv.Reply("quit")
-            if reply.changed:
-                keep()
-            for line in reply.lines:
-                say(f"  {line}")
-            for title in reply.new_advice:
-                say(f"  + advice: {title}")
-            for title in reply.withdrawn:
-                say(f"  – no longer advised: {title}")
-            if reply.kind == "quit":
-                stopped()
-                return
-            show = reply.kind in ("answered", "back")
+        if review and previous is not None and not rec.finished and not _review(console, talk, iv, review, previous, keep):
+            return stopped()
+        if not rec.finished and not _questions(console, talk, iv, keep):
+            return stopped()
     except KeyboardInterrupt:
         click.echo(f"\nAnswers so far are saved in consultation {rec.id}.\n"
                    f"Continue with: {resume_hint}", err=True)
         raise
+    _finish(console, store, talk, iv, state, keep, previous, save, output)
+
+
+def _review(console, talk, iv, review: list[str], previous, keep) -> bool:
+    """A follow-up: each section of the last visit kept or asked again; False if she quit."""
+    say = console.say
+    say()
+    say(f"A follow-up visit: the answers from the last visit ({previous.date or 'no date'}) "
+        "are shown section by section.")
+    sections = dict(talk.review_sections())
+    while review:
+        name = review[0]
+        say()
+        for line in sections.get(name, []):
+            say(line)
+        say("Still the same? (yes, or change to ask again)")
+        typed = console.ask()
+        answer = None if typed is None else typed.strip().lower()
+        if answer is None or answer in iv.dialogue.QUIT_WORDS:
+            return False
+        if answer in _SAME:
+            review.pop(0)
+        elif answer in _CHANGE:
+            talk.change_section(name)
+            review.pop(0)
+        else:
+            say("  Sorry, type yes (or press Enter) to keep it, or change to ask again.")
+            continue
+        keep()
+    return True
+
+
+def _questions(console, talk, iv, keep) -> bool:
+    """Question after question until nothing left can change the advice; False if she quit."""
+    say = console.say
+    show = True
+    while not talk.finished:
+        if show:
+            say()
+            for line in talk.question_lines():
+                say(line)
+        typed = console.ask()
+        reply = talk.handle(typed) if typed is not None else iv.Reply("quit")
+        if reply.changed:
+            keep()
+        for line in reply.lines:
+            say(f"  {line}")
+        for title in reply.new_advice:
+            say(f"  + advice: {title}")
+        for title in reply.withdrawn:
+            say(f"  – no longer advised: {title}")
+        if reply.kind == "quit":
+            return False
+        show = reply.kind in ("answered", "back")
+    return True
+
+
+def _finish(console, store, talk, iv, state, keep, previous, save, output) -> None:
+    """The consultation stored as finished, its summary shown, the profile and report written."""
+    from haircare_expert.atomic import write_atomic
+    from haircare_expert.render.formats import format_for, render
+
+    say = console.say
+    rec = state["record"]
     consultation = talk.consultation()
     followup.since_last_visit(consultation, previous, talk.book)
     if not rec.finished:
