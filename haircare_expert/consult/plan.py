@@ -155,30 +155,50 @@ class _Client:
 def build(rulebook: Rulebook, facts: list[Fact], trace: list[Firing],
           policy: Policy | None = None) -> PlanResult:
     """The client's plan from the facts and firings of one run."""
-    policy = policy or load_policy()
-    vocab = rulebook.vocabulary
-    client = _Client(facts)
-    words = policy["words"]
-    practices = set(policy["practices"])
+    b = _Builder(rulebook, facts, trace, policy or load_policy())
+    b.collect()
+    b.keep_own_products()
+    b.settle_adds()
+    b.hold_back()
+    b.stagger()
+    b.prune()
+    plan = b.ordered_plan()
+    return PlanResult(plan, *b.week())
 
-    def label(product: str | None) -> str:
-        return vocab.label("product", product) if product else ""
 
-    # what each product's schedule entries say about how often (for the step's item)
-    entries_of: dict[str, list[ScheduleEntry]] = {}
-    for firing in trace:
-        rule = rulebook.by_id[firing.rule]
-        product = rule_product(rule)
-        if product and rule.schedule:
-            entries_of.setdefault(product, [])
-            entries_of[product].extend(e for e in rule.schedule if e not in entries_of[product])
+class _Builder:
+    """One run of the plan stage; each method is one step of :func:`build`, in order."""
 
-    def how_often(product: str | None) -> str:
-        entries = [e for e in entries_of.get(product or "", []) if not e.replaces]
+    def __init__(self, rulebook: Rulebook, facts: list[Fact], trace: list[Firing], policy: Policy):
+        self.rulebook, self.trace, self.policy = rulebook, trace, policy
+        self.vocab = rulebook.vocabulary
+        self.client = _Client(facts)
+        self.words = policy["words"]
+        self.practices = set(policy["practices"])
+        self.steps: dict[tuple, _Step] = {}
+        self.adds: dict[str, _Step] = {}
+        self.kept: set[str] = set()
+        self.held: set[str] = set()
+        self.ordered_adds: list[_Step] = []
+        self.fired = {f.rule for f in trace}
+        # what each product's schedule entries say about how often (for the step's item)
+        self.entries_of: dict[str, list[ScheduleEntry]] = {}
+        for firing in trace:
+            rule = rulebook.by_id[firing.rule]
+            product = rule_product(rule)
+            if product and rule.schedule:
+                self.entries_of.setdefault(product, [])
+                self.entries_of[product].extend(e for e in rule.schedule if e not in self.entries_of[product])
+
+    def label(self, product: str | None) -> str:
+        return self.vocab.label("product", product) if product else ""
+
+    def how_often(self, product: str | None) -> str:
+        entries = [e for e in self.entries_of.get(product or "", []) if not e.replaces]
         if not entries:
             return ""
         e = entries[0]
-        freq = words["frequency"]
+        freq = self.words["frequency"]
         if e.days in ("daily", "heat"):
             return freq[e.days]
         low, high = e.per_week
@@ -188,172 +208,192 @@ def build(rulebook: Rulebook, facts: list[Fact], trace: list[Firing],
             f"{low} times a week" if low == high else f"{low} to {high} times a week")
         return f", {count}{freq.get(e.days, '')}"
 
-    steps: dict[tuple, _Step] = {}
-    adds: dict[str, _Step] = {}
-    for firing in trace:
-        rule = rulebook.by_id[firing.rule]
-        if rule.kind not in ADVICE_KINDS and not rule.declare:
-            continue
-        action = rule_action(rule)
-        if action:
-            product = _step_product(rule, firing, client, vocab)
-            key = (action, product, rule.id)
-            if key not in steps:
-                steps[key] = _Step(action, product, rule, _item(action, product, rule, words, label,
-                                                                 how_often), rule.because.strip())
-        for fid in firing.declared:
-            fact = client.facts.get(fid)
-            if fact is None or fact.type != "recommend":
+    def item(self, action: str, product: str | None, rule: Rule, **more) -> str:
+        return _item(action, product, rule, self.words, self.label, self.how_often, **more)
+
+    def collect(self) -> None:
+        """A step for every rule tagged with a plan action; an add for every product recommended."""
+        client = self.client
+        for firing in self.trace:
+            rule = self.rulebook.by_id[firing.rule]
+            if rule.kind not in ADVICE_KINDS and not rule.declare:
                 continue
-            product = fact.fields["product"]
-            if product in adds or product in client.reacted:
+            action = rule_action(rule)
+            if action:
+                product = _step_product(rule, firing, client, self.vocab)
+                key = (action, product, rule.id)
+                if key not in self.steps:
+                    self.steps[key] = _Step(action, product, rule, self.item(action, product, rule),
+                                            rule.because.strip())
+            for fid in firing.declared:
+                fact = client.facts.get(fid)
+                if fact is None or fact.type != "recommend":
+                    continue
+                product = fact.fields["product"]
+                if product in self.adds or product in client.reacted:
+                    continue
+                needs = {client.facts[m].fields["name"] for m in firing.facts
+                         if m in client.facts and client.facts[m].type == "need"}
+                # ranked by the needs this recommendation answers (none: by product only)
+                self.adds[product] = _Step("add", product, rule, "", rule.because.strip(),
+                                           rank=self.policy.rank(needs, product))
+
+    def keep_own_products(self) -> None:
+        """A product she uses that has steps of its own (a how-to) but no step yet is kept: her
+        own scalp serum or mask stays in her plan and week."""
+        client = self.client
+        for firing in self.trace:
+            rule = self.rulebook.by_id[firing.rule]
+            product = rule_product(rule)
+            if (product in client.used and product not in client.reacted and product not in self.adds
+                    and (rule.steps or rule.schedule)
+                    and not any(s.product == product for s in self.steps.values())):
+                self.steps[("keep", product, rule.id)] = _Step(
+                    "keep", product, rule, self.item("keep", product, rule), rule.because.strip())
+
+    def settle_adds(self) -> None:
+        """A product she already uses is kept, never added (I4); a practice she has less often
+        than advised is a change of habit."""
+        client, steps = self.client, self.steps
+        self.kept = {s.product for s in steps.values() if s.action == "keep"}
+        stopped = {s.product for s in steps.values() if s.action in ("stop", "pause")}
+        for product, step in list(self.adds.items()):
+            # a practice is in use when her habit already has it every day (scalp massage); done
+            # less often, it is a change of habit, not something new
+            habit = client.habits.get(product) if product in self.practices else None
+            in_use = habit == "daily" if product in self.practices else product in client.used
+            if habit in ("weekly",):
+                del self.adds[product]
+                line = self.words["more_practice"].format(product=self.label(product),
+                                                          how_often=self.how_often(product),
+                                                          habit=self.vocab.label(product, habit))
+                steps[("change", product, step.rule.id)] = _Step("change", product, step.rule,
+                                                                 line[:1].upper() + line[1:], step.why)
                 continue
-            needs = {client.facts[m].fields["name"] for m in firing.facts
-                     if m in client.facts and client.facts[m].type == "need"}
-            # ranked by the needs this recommendation answers (none: by product only)
-            adds[product] = _Step("add", product, rule, "", rule.because.strip(),
-                                  rank=policy.rank(needs, product))
+            if in_use:
+                del self.adds[product]
+                if product not in self.kept and product not in stopped:
+                    steps[("keep", product, step.rule.id)] = _Step(
+                        "keep", product, step.rule, self.item("keep", product, step.rule), step.why)
+                    self.kept.add(product)
 
-    # a product she uses that has steps of its own (a how-to) but no step yet is kept: her own
-    # scalp serum or mask stays in her plan and week
-    for firing in trace:
-        rule = rulebook.by_id[firing.rule]
-        product = rule_product(rule)
-        if (product in client.used and product not in client.reacted and product not in adds
-                and (rule.steps or rule.schedule)
-                and not any(s.product == product for s in steps.values())):
-            steps[("keep", product, rule.id)] = _Step(
-                "keep", product, rule, _item("keep", product, rule, words, label, how_often),
-                rule.because.strip())
-    # a product she already uses is kept, never added (I4)
-    kept = {s.product for s in steps.values() if s.action == "keep"}
-    stopped = {s.product for s in steps.values() if s.action in ("stop", "pause")}
-    held: set[str] = set()
-    for product, step in list(adds.items()):
-        # a practice is in use when her habit already has it every day (scalp massage); done
-        # less often, it is a change of habit, not something new
-        habit = client.habits.get(product) if product in practices else None
-        in_use = habit == "daily" if product in practices else product in client.used
-        if habit in ("weekly",):
-            del adds[product]
-            line = words["more_practice"].format(product=label(product), how_often=how_often(product),
-                                                 habit=vocab.label(product, habit))
-            steps[("change", product, step.rule.id)] = _Step("change", product, step.rule,
-                                                             line[:1].upper() + line[1:], step.why)
-            continue
-        if in_use:
-            del adds[product]
-            if product not in kept and product not in stopped:
-                steps[("keep", product, step.rule.id)] = _Step(
-                    "keep", product, step.rule, _item("keep", product, step.rule, words, label, how_often),
-                    step.why)
-                kept.add(product)
-    # I5: nothing new while a reaction settles; nothing new on the scalp while a red flag is open
-    # or the warning-sign questions are unanswered
-    if client.red_flags & set(policy["no_new_products_with"]):
-        held |= set(adds)
-    if client.red_flags or client.unanswered:
-        held |= set(adds) & set(policy["scalp_products"])
-    # I3: one product per need
-    for group in policy["one_per_need"]:
-        present = [p for p in group if p in adds and p not in held]
-        if any(p in client.used and p not in client.reacted for p in group):
-            held |= set(present)
-        elif len(present) > 1:
-            best = min(present, key=lambda p: adds[p].rank)
-            held |= set(present) - {best}
-    for product in held:
-        adds.pop(product, None)
+    def hold_back(self) -> None:
+        """I5: nothing new while a reaction settles, nothing new on the scalp while a red flag
+        is open or the warning-sign questions are unanswered; I3: one product per need."""
+        client, policy, adds, held = self.client, self.policy, self.adds, self.held
+        if client.red_flags & set(policy["no_new_products_with"]):
+            held |= set(adds)
+        if client.red_flags or client.unanswered:
+            held |= set(adds) & set(policy["scalp_products"])
+        for group in policy["one_per_need"]:
+            present = [p for p in group if p in adds and p not in held]
+            if any(p in client.used and p not in client.reacted for p in group):
+                held |= set(present)
+            elif len(present) > 1:
+                best = min(present, key=lambda p: adds[p].rank)
+                held |= set(present) - {best}
+        for product in held:
+            adds.pop(product, None)
 
-    # I2: stagger the new items
-    reactive = client.reactive(policy)
-    leave_on = set(policy["leave_on_scalp"])
-    per_week: dict[int, list[str]] = {}
-    ordered_adds = sorted(adds.values(), key=lambda s: s.rank)
-    for step in ordered_adds:
-        week = 1
-        while True:
-            started = per_week.get(week, [])
-            scalp_count = sum(1 for p in started if p in leave_on)
-            if len(started) < policy.new_per_week and not (
-                    reactive and step.product in leave_on and scalp_count >= policy.scalp_per_week):
-                break
-            week += policy.gap
-        per_week.setdefault(week, []).append(step.product)
-        step.start_week = week
-        step.new = True
-        step.item = _item("add", step.product, step.rule, words, label, how_often, practices,
-                          kind=policy["kinds"].get(step.rule.id))
-        if week > 1:
-            before = ["the " + label(p) for w in sorted(per_week) if w < week for p in per_week[w]]
-            template = words["later_reactive"] if reactive and step.product in leave_on else words["later"]
-            step.why = f"{step.why} {' '.join(template.format(week=week, before=_join(before)).split())}"
+    def stagger(self) -> None:
+        """I2: the new items a few a week, in rank order; a later start says why."""
+        policy, words = self.policy, self.words
+        self.reactive = reactive = self.client.reactive(policy)
+        leave_on = set(policy["leave_on_scalp"])
+        per_week: dict[int, list[str]] = {}
+        self.ordered_adds = sorted(self.adds.values(), key=lambda s: s.rank)
+        for step in self.ordered_adds:
+            week = 1
+            while True:
+                started = per_week.get(week, [])
+                scalp_count = sum(1 for p in started if p in leave_on)
+                if len(started) < policy.new_per_week and not (
+                        reactive and step.product in leave_on and scalp_count >= policy.scalp_per_week):
+                    break
+                week += policy.gap
+            per_week.setdefault(week, []).append(step.product)
+            step.start_week = week
+            step.new = True
+            step.item = self.item("add", step.product, step.rule, practices=self.practices,
+                                  kind=policy["kinds"].get(step.rule.id))
+            if week > 1:
+                before = ["the " + self.label(p) for w in sorted(per_week) if w < week for p in per_week[w]]
+                template = words["later_reactive"] if reactive and step.product in leave_on else words["later"]
+                step.why = f"{step.why} {' '.join(template.format(week=week, before=_join(before)).split())}"
 
-    # a stopped or paused scalp product gets no other step (no "use it less" next to "pause
-    # it"); a pause on the scalp already said by an off-the-scalp correction is not said twice
-    scalp_products = set(policy["scalp_products"])
-    gone_now = {s.product for s in steps.values()
-                if s.action == "stop" or (s.action == "pause" and s.product in scalp_products)}
-    off_scalp = {s.product for s in steps.values() if s.rule.id in policy["off_scalp_rules"]}
-    for key, s in list(steps.items()):
-        if s.product in gone_now and s.action in ("change", "keep"):
-            del steps[key]
-        elif s.action == "pause" and s.product not in scalp_products and s.product in off_scalp:
-            del steps[key]
+    def prune(self) -> None:
+        """A stopped or paused scalp product gets no other step (no "use it less" next to
+        "pause it"); a pause on the scalp already said by an off-the-scalp correction is not
+        said twice."""
+        steps, policy = self.steps, self.policy
+        scalp_products = set(policy["scalp_products"])
+        gone_now = {s.product for s in steps.values()
+                    if s.action == "stop" or (s.action == "pause" and s.product in scalp_products)}
+        off_scalp = {s.product for s in steps.values() if s.rule.id in policy["off_scalp_rules"]}
+        for key, s in list(steps.items()):
+            if s.product in gone_now and s.action in ("change", "keep"):
+                del steps[key]
+            elif s.action == "pause" and s.product not in scalp_products and s.product in off_scalp:
+                del steps[key]
 
-    # the steps in the order she should act on them
-    order = {a: i for i, a in enumerate(policy["action_order"])}
-    fixed = sorted((s for s in steps.values()), key=lambda s: (order[s.action], -s.rule.salience, s.rule.id,
-                                                              s.product or ""))
-    # a patch-test step cites the patch-test rule when it fired, else the product's own rule
-    # (a tea tree treatment carries its own patch test)
-    fired = {f.rule for f in trace}
-    patch_rule = rulebook.by_id.get(policy["patch_test_rule"])
-    out: list[_Step] = list(fixed)
-    for step in sorted(ordered_adds, key=lambda s: (s.start_week, s.rank)):
-        if step.product in held:
-            continue
-        if step.product not in practices and (reactive or step.product in policy["patch_test_always"]):
-            cite = patch_rule if patch_rule is not None and patch_rule.id in fired else step.rule
-            out.append(_Step("add", step.product, cite,
-                             words["patch_test"].format(product=label(step.product)),
-                             " ".join(words["patch_test_why"].split()), new=False,
-                             start_week=step.start_week))
-        out.append(step)
-    plan = [PlanStep(step=i, item=s.item, product=None if s.product in practices else s.product,
-                     action=s.action, new=s.new, start_week=s.start_week, rule=s.rule.id, why=s.why)
-            for i, s in enumerate(out, 1)]
+    def ordered_plan(self) -> list[PlanStep]:
+        """The steps in the order she should act on them, a patch test before each new product
+        that needs one."""
+        policy, words = self.policy, self.words
+        order = {a: i for i, a in enumerate(policy["action_order"])}
+        fixed = sorted(self.steps.values(), key=lambda s: (order[s.action], -s.rule.salience, s.rule.id,
+                                                           s.product or ""))
+        # a patch-test step cites the patch-test rule when it fired, else the product's own rule
+        # (a tea tree treatment carries its own patch test)
+        patch_rule = self.rulebook.by_id.get(policy["patch_test_rule"])
+        out: list[_Step] = list(fixed)
+        for step in sorted(self.ordered_adds, key=lambda s: (s.start_week, s.rank)):
+            if step.product in self.held:
+                continue
+            if step.product not in self.practices and (self.reactive or step.product in policy["patch_test_always"]):
+                cite = patch_rule if patch_rule is not None and patch_rule.id in self.fired else step.rule
+                out.append(_Step("add", step.product, cite,
+                                 words["patch_test"].format(product=self.label(step.product)),
+                                 " ".join(words["patch_test_why"].split()), new=False,
+                                 start_week=step.start_week))
+            out.append(step)
+        return [PlanStep(step=i, item=s.item, product=None if s.product in self.practices else s.product,
+                         action=s.action, new=s.new, start_week=s.start_week, rule=s.rule.id, why=s.why)
+                for i, s in enumerate(out, 1)]
 
-    starts = {s.product: s.start_week for s in ordered_adds if s.product not in held}
-    later = {p for p, w in starts.items() if w > 1}
-    # a stopped product, or a paused scalp product, leaves the week; a hair product paused only
-    # on the scalp (hair serum put on the roots) stays for the lengths
-    gone = held | ({s.product for s in steps.values() if s.action == "stop"
-                    or (s.action == "pause" and s.product in policy["scalp_products"])} - kept)
-    week_entries: list[ScheduleEntry] = []
-    wash: dict[str, tuple[int, list[int]]] = {}
-    for firing in trace:
-        rule = rulebook.by_id[firing.rule]
-        product = rule_product(rule)
-        if product in gone:
-            continue
-        for entry in rule.schedule:
-            if product not in later and not entry.replaces and entry not in week_entries:
-                week_entries.append(entry)
-        for ws in rule.wash_day:
-            order_, weeks = wash.setdefault(ws.step, (ws.order, []))
-            weeks.append(starts.get(product, 1) if product else 1)
-    wash_steps = {}
-    for text, (order_, weeks) in wash.items():
-        first = 1 if text in policy["basic_wash_steps"] else min(weeks)
-        if first > 1:
-            text = f"{text[:-1]}, from week {first})" if text.endswith(")") else f"{text} (from week {first})"
-        wash_steps[text] = order_
-    heat = client.habits.get("heat_styling_per_week")
-    caps = [n for rid, n in (policy.data.get("heat_caps") or {}).items() if rid in fired]
-    if caps and isinstance(heat, int) and not isinstance(heat, bool):
-        heat = min([heat, *caps])
-    return PlanResult(plan, week_entries, wash_steps, starts, held, heat)
+    def week(self) -> tuple:
+        """(week-1 schedule entries, wash-day steps with the week they start, starts, held, heat
+        days): a stopped product, or a paused scalp product, leaves the week; a hair product
+        paused only on the scalp (hair serum put on the roots) stays for the lengths."""
+        policy, steps = self.policy, self.steps
+        starts = {s.product: s.start_week for s in self.ordered_adds if s.product not in self.held}
+        later = {p for p, w in starts.items() if w > 1}
+        gone = self.held | ({s.product for s in steps.values() if s.action == "stop"
+                             or (s.action == "pause" and s.product in policy["scalp_products"])} - self.kept)
+        week_entries: list[ScheduleEntry] = []
+        wash: dict[str, tuple[int, list[int]]] = {}
+        for firing in self.trace:
+            rule = self.rulebook.by_id[firing.rule]
+            product = rule_product(rule)
+            if product in gone:
+                continue
+            for entry in rule.schedule:
+                if product not in later and not entry.replaces and entry not in week_entries:
+                    week_entries.append(entry)
+            for ws in rule.wash_day:
+                _order, weeks = wash.setdefault(ws.step, (ws.order, []))
+                weeks.append(starts.get(product, 1) if product else 1)
+        wash_steps = {}
+        for text, (order_, weeks) in wash.items():
+            first = 1 if text in policy["basic_wash_steps"] else min(weeks)
+            if first > 1:
+                text = f"{text[:-1]}, from week {first})" if text.endswith(")") else f"{text} (from week {first})"
+            wash_steps[text] = order_
+        heat = self.client.habits.get("heat_styling_per_week")
+        caps = [n for rid, n in (policy.data.get("heat_caps") or {}).items() if rid in self.fired]
+        if caps and isinstance(heat, int) and not isinstance(heat, bool):
+            heat = min([heat, *caps])
+        return week_entries, wash_steps, starts, self.held, heat
 
 
 def _step_product(rule: Rule, firing: Firing, client: _Client, vocab) -> str | None:
