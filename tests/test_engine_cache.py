@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import pickle
+from pathlib import Path
 
 import pytest
 
@@ -95,3 +96,13 @@ def test_the_cache_can_be_switched_off(monkeypatch, tmp_path):
     monkeypatch.setenv("HAIRCARE_CACHE_DIR", str(tmp_path / "c"))
     assert len(cache.load_rulebook()) > 10
     assert len(entries(tmp_path / "c")) == 1
+
+
+def test_an_edit_to_the_code_that_builds_the_rulebook_is_another_key(tmp_path, monkeypatch):
+    """A developer who changes a rule class within one version never gets yesterday's pickled rulebook."""
+    from haircare_expert.knowledge import rule as rule_module
+    before = cache._key(())
+    edited = tmp_path / "rule.py"
+    edited.write_bytes(Path(rule_module.__file__).read_bytes() + b"\n# an edited class\n")
+    monkeypatch.setattr(rule_module, "__file__", str(edited))
+    assert before is not None and cache._key(()) not in (None, before)

@@ -6,7 +6,7 @@ fifth of a cold ``haircare advise``; reading the loaded rulebook back is ~20 tim
 :func:`load_rulebook` is ``Rulebook.load`` with that cache in front:
 
 * the key is a SHA-256 of everything the loaded rulebook depends on: the package version, the
-  Python version, the vocabulary file, and every rule file's place and text, read as
+  Python version, the source of the modules that build it, the vocabulary file, and every rule file's place and text, read as
   ``Rulebook.load`` reads them (so any edit to a rule file, an added or removed file or another
   folder is another key; the rulebook's own fingerprint is computed from the same texts);
 * an entry is a pickle, and unpickling runs code: so each entry carries an HMAC-SHA256 of its
@@ -74,10 +74,15 @@ def _key(extra: tuple) -> str | None:
     reading the folders (it then reports them itself)."""
     import haircare_expert
     from haircare_expert import yamlio
+    from haircare_expert.knowledge import conditions, rule, ruleparse, ruletext, vocabulary
     from haircare_expert.knowledge import rulebook as loader
 
     digest = hashlib.sha256()
     digest.update(f"{haircare_expert.__version__}\0{sys.version}\0".encode())
+    for module in (loader, rule, ruleparse, conditions, ruletext, vocabulary):
+        # the code that builds and defines what is pickled: an edited class is another key, even
+        # within one version (a development checkout)
+        digest.update(Path(module.__file__).read_bytes() + b"\0")
     digest.update((yamlio.package_files("facts") / "vocabulary.yaml").read_bytes() + b"\0")
     problems: list = []
     folders = [loader._read_folder(None, "rules", problems)]
