@@ -1,6 +1,8 @@
 """The screens: start, one question at a time, review, finish, why / why not, the documents."""
 from __future__ import annotations
 
+import functools
+
 from flask import (
     Blueprint,
     Response,
@@ -202,13 +204,23 @@ def follow_up():
     return redirect(url_for("web.confirm", record_id=visit.id))
 
 
+def _in_progress(view):
+    """A view of a consultation still in progress: it gets the open visit; a finished
+    consultation goes to its finished screen instead."""
+    @functools.wraps(view)
+    def wrapped(record_id: int):
+        visit = desk().open(record_id)
+        if visit.finished:
+            return redirect(url_for("web.done", record_id=record_id))
+        return view(visit, record_id)
+    return wrapped
+
+
 @bp.route("/c/<int:record_id>/followup", methods=["GET", "POST"])
-def confirm(record_id: int):
+@_in_progress
+def confirm(visit, record_id: int):
     """A follow-up's review: each section of the last visit's answers, kept or asked again."""
     d = desk()
-    visit = d.open(record_id)
-    if visit.finished:
-        return redirect(url_for("web.done", record_id=record_id))
     with d.lock:
         if request.method == "POST":
             choice = request.form.get("choice", "")
@@ -235,10 +247,8 @@ def _confirming(visit):
 
 
 @bp.get("/c/<int:record_id>")
-def resume(record_id: int):
-    visit = desk().open(record_id)
-    if visit.finished:
-        return redirect(url_for("web.done", record_id=record_id))
+@_in_progress
+def resume(visit, record_id: int):
     if (waiting := _confirming(visit)) is not None:
         return waiting
     if visit.talk.finished:
@@ -248,10 +258,8 @@ def resume(record_id: int):
 
 # -- one question per screen -----------------------------------------------------------------------
 @bp.get("/c/<int:record_id>/question")
-def question(record_id: int):
-    visit = desk().open(record_id)
-    if visit.finished:
-        return redirect(url_for("web.done", record_id=record_id))
+@_in_progress
+def question(visit, record_id: int):
     if (waiting := _confirming(visit)) is not None:
         return waiting
     revise = request.args.get("revise") or None
@@ -266,11 +274,9 @@ def question(record_id: int):
 
 
 @bp.post("/c/<int:record_id>/answer")
-def answer(record_id: int):
+@_in_progress
+def answer(visit, record_id: int):
     d = desk()
-    visit = d.open(record_id)
-    if visit.finished:
-        return redirect(url_for("web.done", record_id=record_id))
     key = request.form.get("key", "")
     revise = request.form.get("revise") or None
     with d.lock:
@@ -300,10 +306,8 @@ def answer(record_id: int):
 
 
 @bp.post("/c/<int:record_id>/back")
-def back(record_id: int):
-    visit = desk().open(record_id)
-    if visit.finished:
-        return redirect(url_for("web.done", record_id=record_id))
+@_in_progress
+def back(visit, record_id: int):
     history = visit.talk.session.history
     last = history[-1] if history else None
     given = visit.talk.session.answers.get(last) if last else None
@@ -331,11 +335,9 @@ def review(record_id: int):
 
 
 @bp.route("/c/<int:record_id>/edit", methods=["GET", "POST"])
-def edit(record_id: int):
+@_in_progress
+def edit(visit, record_id: int):
     d = desk()
-    visit = d.open(record_id)
-    if visit.finished:
-        return redirect(url_for("web.done", record_id=record_id))
     key = request.values.get("key", "")
     with d.lock:
         slot = d.slot(visit, key)
