@@ -223,8 +223,12 @@ class Engine:
             engine.run(self.firing_limit)
             # The last firing's conclusions may still be waiting in the network: collect them,
             # so a run cut off by the limit is always noticed.
-            engine.strategy.update_agenda(engine.agenda, *engine.get_activations())
-            if engine.agenda.activations:
+            if self._quick:
+                waiting = engine.pending()
+            else:
+                engine.strategy.update_agenda(engine.agenda, *engine.get_activations())
+                waiting = len(engine.agenda.activations)
+            if waiting:
                 raise self._runaway(run.trace)
         except BudgetExceeded as exc:
             raise self._over_budget(exc) from None

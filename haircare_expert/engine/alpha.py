@@ -1,0 +1,288 @@
+"""The alpha part of the network, walked fast: a fact is tested before anything is built.
+
+experta's alpha nodes (``FeatureTesterNode``) each test one thing and hand a copied token to
+every child. Here each alpha node keeps its children sorted once, at build time, into four
+lists (its "kids"), and :func:`walk` goes through them:
+
+* ``callbacks``: the join, negation and conflict-set nodes fed by this node; the token is built
+  once, and only when there is one;
+* ``lookups``: where three or more sibling nodes test one field against constants (``type:
+  curly``, ``type: {in: [curly, coily]}``, ``concerns: {contains: frizz}``), one dict maps the
+  fact's value (or each member of its set) to the children that pass: one lookup instead of a
+  test each;
+* ``predicates``: a predicate on one field, called on the field's value directly;
+* ``others``: any other test (a variable bound to a field, a fact captured, several tests on
+  one field): its bindings are merged into the token's context as experta merges them.
+
+The tests are plain functions built by :func:`quick_check` from experta's check objects; they
+are built from the compiled rules' own structures (the compiler's predicates and the
+operator/value pairs in :data:`PREDICATE_TESTS`), never from rule text: nothing is generated
+as source code or evaluated. Which tokens reach which nodes is exactly what experta's nodes
+decide; only the order siblings are visited in changes, and nothing downstream depends on it
+(the agenda orders activations totally).
+
+Tokens here carry their facts as a tuple (experta: a set) and are never modified, so they are
+shared, not copied; every node that receives them is one of this package's.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+# experta is importable: the package __init__ ran _compat first
+from experta import P, W
+from experta.fieldconstraint import ANDFC
+from experta.matchers.rete.check import FactCapture, FeatureCheck, TypeCheck
+from experta.matchers.rete.nodes import BusNode, FeatureTesterNode
+from experta.matchers.rete.token import Token
+
+#: predicate -> (operator, value), for the tests the matcher can index (see index_kids); the
+#: compiler registers each predicate it builds.
+PREDICATE_TESTS: dict = {}
+MISSING = object()
+VALID = Token.TagType.VALID
+INVALID = Token.TagType.INVALID
+
+
+def merge(context: dict, match) -> dict | None:
+    """The context after a passing alpha test returned the bindings ``match`` (None when they
+    clash with what the context holds), as ``FeatureTesterNode._activate`` decides it; the
+    context given is not changed (tokens are shared, never modified)."""
+    for key, value in match.items():
+        if isinstance(key, tuple):  # negated condition
+            if key[1] in context and context[key[1]] == value:
+                return None
+        else:
+            if context.get(key, value) != value:
+                return None
+            if (False, key) in context and context[(False, key)] == value:
+                return None
+    context = context.copy()
+    context.update(match)
+    return context
+
+
+def walk(kids, fact, tag, data, context) -> None:
+    """Pass ``fact`` (its token: ``tag``, ``data``, ``context``) to the children ``kids`` of an
+    alpha node it has passed (see the module docstring for the four lists)."""
+    callbacks, lookups, predicates, others = kids
+    if callbacks:
+        token = tuple.__new__(Token, (tag, data, context))
+        for callback in callbacks:
+            callback(token)
+    for field, table, members in lookups:
+        value = fact.get(field, MISSING)
+        if value is MISSING:
+            continue
+        if members:                     # each member of the fact's set is looked up
+            if type(value) is not tuple:    # only a set contains anything
+                continue
+            for member in value:
+                passed = table.get((type(member), member))
+                if passed:
+                    for sub in passed:
+                        walk(sub, fact, tag, data, context)
+            continue
+        try:
+            passed = table.get((type(value), value))
+        except TypeError:               # unhashable: equal to none of the values
+            continue
+        if passed:
+            for sub in passed:
+                walk(sub, fact, tag, data, context)
+    for field, match, sub in predicates:
+        value = fact.get(field, MISSING)
+        if value is not MISSING and match(value):
+            walk(sub, fact, tag, data, context)
+    for test, sub in others:
+        match = test(fact)
+        if not match:
+            continue
+        if match is True or not isinstance(match, Mapping):
+            walk(sub, fact, tag, data, context)
+        elif not context and type(match) is dict:
+            walk(sub, fact, tag, data, match)     # nothing to clash with: it is new
+        else:
+            merged = merge(context, match)
+            if merged is not None:
+                walk(sub, fact, tag, data, merged)
+
+
+class QuickFeatureTesterNode(FeatureTesterNode):
+    """An alpha node whose children are walked by :func:`walk` (its ``_kids``); entered
+    directly only when experta's own code hands it a token."""
+
+    _kids: tuple
+
+    def activate(self, token):
+        data = tuple(token.data)
+        if len(data) != 1:
+            raise ValueError("an alpha node receives one fact at a time")
+        fact = data[0]
+        match = self.matcher(fact)
+        if not match:
+            return None
+        context = token.context
+        if match is not True and isinstance(match, Mapping):
+            context = merge(context, match)
+            if context is None:
+                return False
+        walk(self._kids, fact, token.tag, data, context)
+        return None
+
+
+class TypeDispatchBusNode(BusNode):
+    """The root node, handing each fact only to the alpha branches for its fact class.
+
+    experta's root offers every fact to every branch, whose first test is the fact's class; a
+    branch for the class is entered here without testing it again.
+    """
+
+    _by_type: dict
+
+    def _kids_for(self, fact) -> tuple:
+        kids = self._by_type.get(type(fact))
+        if kids is None:
+            parts: tuple = ([], [], [], [])
+            for child in self.children:
+                node = child.node
+                if type(node) is QuickFeatureTesterNode and isinstance(node.matcher, TypeCheck):
+                    if node.matcher.fact_type is type(fact):    # the class test passes
+                        for part, more in zip(parts, node._kids):
+                            part.extend(more)
+                else:
+                    parts[0].append(child.callback)
+            kids = self._by_type[type(fact)] = parts
+        return kids
+
+    def add(self, fact):
+        walk(self._kids_for(fact), fact, VALID, (fact,), {})
+
+    def remove(self, fact):
+        walk(self._kids_for(fact), fact, INVALID, (fact,), {})
+
+
+def build_kids(nodes: list) -> None:
+    """Give every :class:`QuickFeatureTesterNode` in ``nodes`` its ``_kids`` (the four lists
+    :func:`walk` reads), its children sorted once."""
+    for node in nodes:
+        if type(node) is QuickFeatureTesterNode:
+            node._kids = ([], [], [], [])
+    for node in nodes:
+        if type(node) is QuickFeatureTesterNode:
+            callbacks, lookups, predicates, others = node._kids
+            tested = []
+            for child in node.children:
+                sub = child.node
+                if type(sub) is QuickFeatureTesterNode and child.callback.__name__ == "activate":
+                    tested.append((sub.matcher, sub._kids))
+                else:
+                    callbacks.append(child.callback)
+            tested, lookups[:] = index_kids(tested)
+            for test, sub in tested:
+                pred = getattr(test, "pred", None)
+                if pred is not None:
+                    predicates.append((pred[0], pred[1], sub))
+                else:
+                    others.append((test, sub))
+
+
+def index_kids(tested: list) -> tuple[list, list]:
+    """(the tests left, lookups): the tests that check one field against constants, where at
+    least three siblings do, become one lookup (field, {(type, value): [kids]}, members?).
+
+    Indexed are tests whose passing is a lookup (their ``index`` attribute, set by
+    :func:`quick_check`): equality with a value and membership in a list, keyed by the value's
+    (type, value); and a set field containing a value, looked up by each member of the fact's
+    set (a set has no repeats, so a child is selected once). These tests pass with no
+    bindings, so the children a lookup selects are walked with the context as it is."""
+    by_field: dict[tuple, list] = {}
+    for test, sub in tested:
+        index = getattr(test, "index", None)
+        if index is not None:
+            field, keys, members = index
+            by_field.setdefault((field, members), []).append((keys, sub))
+    groups = {group for group, tests in by_field.items() if len(tests) >= 3}
+    if not groups:
+        return tested, []
+    left, lookups = [], []
+    for test, sub in tested:
+        index = getattr(test, "index", None)
+        if index is None or (index[0], index[2]) not in groups:
+            left.append((test, sub))
+    for group in groups:
+        table: dict = {}
+        for keys, sub in by_field[group]:
+            for key in keys:
+                table.setdefault(key, []).append(sub)
+        lookups.append((group[0], table, group[1]))
+    return left, lookups
+
+
+def quick_check(check):
+    """A plain function doing what ``check`` does, for the checks this compiler emits: a
+    predicate on a field, a variable bound to a field, both on one field, a fact captured.
+    Others stay as they are. (experta's checks also log every test at DEBUG level; these do
+    not.)"""
+    if type(check) is FactCapture:
+        bind = check.bind
+        return lambda fact: {bind: fact}
+    if (type(check) is not FeatureCheck or not isinstance(check.what, str)
+            or "__" in check.what or check.what.isnumeric()):
+        return check
+    what, how = check.what, check.how
+    if type(how) is P and how.__bind__ is None:
+        return _predicate(what, how.match)
+    if type(how) is W and how.__bind__ is not None:
+        bind = how.__bind__
+
+        def capture(fact):
+            value = fact.get(what, MISSING)
+            return False if value is MISSING else {bind: value}
+        return capture
+    if type(how) is ANDFC and all(type(part) is FeatureCheck for part in check.expected):
+        return _and_check(check, what)
+    return check
+
+
+def _predicate(what: str, match):
+    """A predicate on the field ``what``; with ``pred`` (field, predicate) for :func:`walk` and,
+    where passing is a lookup, ``index`` for :func:`index_kids`."""
+    def test(fact):
+        value = fact.get(what, MISSING)
+        return value is not MISSING and bool(match(value))
+    test.pred = (what, match)
+    op, value = PREDICATE_TESTS.get(match, (None, None))
+    # (field, the keys that pass, whether members of a set are looked up)
+    if op == "eq" and type(value) in (str, int, bool):
+        test.index = (what, [(type(value), value)], False)
+    elif op == "in" and all(type(v) in (str, int) for v in value):
+        # passes a value that is no tuple or bool and equals one of them: with the same
+        # type, as the loader checked the list against the field
+        test.index = (what, list(dict.fromkeys((type(v), v) for v in value)), False)
+    elif op == "contains" and type(value) in (str, int):
+        test.index = (what, [(type(value), value)], True)
+    return test
+
+
+def _and_check(check, what: str):
+    """and_match over sub-checks on one field: all must pass; the wildcards' bindings merged."""
+    tests, binds = [], []
+    for part in check.expected:
+        if type(part.how) is P and part.how.__bind__ is None:
+            tests.append(part.how.match)
+        elif type(part.how) is W and part.how.__bind__ is not None:
+            binds.append(part.how.__bind__)
+        else:
+            return check
+    if len(binds) != len(set(binds)):
+        return check
+
+    def test_and_capture(fact):
+        value = fact.get(what, MISSING)
+        if value is MISSING:
+            return False
+        for match in tests:
+            if not match(value):
+                return False
+        return {bind: value for bind in binds} if binds else True
+    return test_and_capture
