@@ -1,7 +1,7 @@
 """The alpha part of the network, walked fast: a fact is tested before anything is built.
 
 experta's alpha nodes (``FeatureTesterNode``) each test one thing and hand a copied token to
-every child. Here each alpha node keeps its children sorted once, at build time, into four
+every child. Here each alpha node keeps its children sorted once, at build time, into five
 lists (its "kids"), and :func:`walk` goes through them:
 
 * ``callbacks``: the join, negation and conflict-set nodes fed by this node; the token is built
@@ -11,8 +11,10 @@ lists (its "kids"), and :func:`walk` goes through them:
   fact's value (or each member of its set) to the children that pass: one lookup instead of a
   test each;
 * ``predicates``: a predicate on one field, called on the field's value directly;
-* ``others``: any other test (a variable bound to a field, a fact captured, several tests on
-  one field): its bindings are merged into the token's context as experta merges them.
+* ``captures``: a variable bound to a field's value, or the fact captured: the binding is
+  added to the token's context (a copy), as experta merges it;
+* ``others``: any other test (several tests on one field): its bindings are merged into the
+  token's context as experta merges them.
 
 The tests are plain functions built by :func:`quick_check` from experta's check objects; they
 are built from the compiled rules' own structures (the compiler's predicates and the
@@ -63,8 +65,8 @@ def merge(context: dict, match) -> dict | None:
 
 def walk(kids, fact, tag, data, context) -> None:
     """Pass ``fact`` (its token: ``tag``, ``data``, ``context``) to the children ``kids`` of an
-    alpha node it has passed (see the module docstring for the four lists)."""
-    callbacks, lookups, predicates, others = kids
+    alpha node it has passed (see the module docstring for the lists)."""
+    callbacks, lookups, predicates, captures, others = kids
     if callbacks:
         token = tuple.__new__(Token, (tag, data, context))
         for callback in callbacks:
@@ -93,6 +95,23 @@ def walk(kids, fact, tag, data, context) -> None:
         value = fact.get(field, MISSING)
         if value is not MISSING and match(value):
             walk(sub, fact, tag, data, context)
+    for field, bind, sub, leaf in captures:     # {bind: the fact} or {bind: the field's value}
+        value = fact if field is None else fact.get(field, MISSING)
+        if value is MISSING:
+            continue
+        if not context:
+            merged = {bind: value}
+        elif context.get(bind, value) == value:    # a variable bound twice: equal values
+            merged = context.copy()
+            merged[bind] = value
+        else:
+            continue
+        if leaf is None:
+            walk(sub, fact, tag, data, merged)
+        else:                           # only non-alpha children: call them from here
+            token = tuple.__new__(Token, (tag, data, merged))
+            for callback in leaf:
+                callback(token)
     for test, sub in others:
         match = test(fact)
         if not match:
@@ -142,7 +161,7 @@ class TypeDispatchBusNode(BusNode):
     def _kids_for(self, fact) -> tuple:
         kids = self._by_type.get(type(fact))
         if kids is None:
-            parts: tuple = ([], [], [], [])
+            parts: tuple = ([], [], [], [], [])
             for child in self.children:
                 node = child.node
                 if type(node) is QuickFeatureTesterNode and isinstance(node.matcher, TypeCheck):
@@ -162,14 +181,14 @@ class TypeDispatchBusNode(BusNode):
 
 
 def build_kids(nodes: list) -> None:
-    """Give every :class:`QuickFeatureTesterNode` in ``nodes`` its ``_kids`` (the four lists
+    """Give every :class:`QuickFeatureTesterNode` in ``nodes`` its ``_kids`` (the five lists
     :func:`walk` reads), its children sorted once."""
     for node in nodes:
         if type(node) is QuickFeatureTesterNode:
-            node._kids = ([], [], [], [])
+            node._kids = ([], [], [], [], [])
     for node in nodes:
         if type(node) is QuickFeatureTesterNode:
-            callbacks, lookups, predicates, others = node._kids
+            callbacks, lookups, predicates, captures, others = node._kids
             tested = []
             for child in node.children:
                 sub = child.node
@@ -180,10 +199,18 @@ def build_kids(nodes: list) -> None:
             tested, lookups[:] = index_kids(tested)
             for test, sub in tested:
                 pred = getattr(test, "pred", None)
+                capture = getattr(test, "capture", None)
                 if pred is not None:
                     predicates.append((pred[0], pred[1], sub))
+                elif capture is not None:
+                    captures.append((capture[0], capture[1], sub, None))
                 else:
                     others.append((test, sub))
+    for node in nodes:      # now that every node's kids are known
+        if type(node) is QuickFeatureTesterNode:
+            captures = node._kids[3]
+            captures[:] = [(field, bind, sub, None if any(sub[1:]) else sub[0])
+                           for field, bind, sub, _ in captures]
 
 
 def index_kids(tested: list) -> tuple[list, list]:
@@ -225,7 +252,11 @@ def quick_check(check):
     not.)"""
     if type(check) is FactCapture:
         bind = check.bind
-        return lambda fact: {bind: fact}
+
+        def capture_fact(fact):
+            return {bind: fact}
+        capture_fact.capture = (None, bind)
+        return capture_fact
     if (type(check) is not FeatureCheck or not isinstance(check.what, str)
             or "__" in check.what or check.what.isnumeric()):
         return check
@@ -238,6 +269,7 @@ def quick_check(check):
         def capture(fact):
             value = fact.get(what, MISSING)
             return False if value is MISSING else {bind: value}
+        capture.capture = (what, bind)
         return capture
     if type(how) is ANDFC and all(type(part) is FeatureCheck for part in check.expected):
         return _and_check(check, what)
