@@ -108,7 +108,7 @@ class AgendaNode(ConflictSetNode):
             if key in memory:
                 return
             if not memory:
-                self._touched.append(self)
+                self._touched.append(memory)
             memory.add(key)
             budget = self._budget
             budget[1] -= 1

@@ -9,7 +9,7 @@ lists (its "kids"), and :func:`walk` goes through them:
 * ``lookups``: where three or more sibling nodes test one field against constants (``type:
   curly``, ``type: {in: [curly, coily]}``, ``concerns: {contains: frizz}``), one dict maps the
   fact's value (or each member of its set) to the children that pass: one lookup instead of a
-  test each;
+  test each, and the children's lists merged into one, walked in one step;
 * ``predicates``: a predicate on one field, called on the field's value directly;
 * ``captures``: a variable bound to a field's value, or the fact captured: the binding is
   added to the token's context (a copy), as experta merges it;
@@ -73,29 +73,23 @@ def walk(kids, fact, tag, data, context) -> None:
             callback(token)
     for field, table, members in lookups:
         value = fact.get(field, MISSING)
-        if value is MISSING:
-            continue
-        if members:                     # each member of the fact's set is looked up
-            if type(value) is not tuple:    # only a set contains anything
-                continue
-            for member in value:
-                passed = table.get((type(member), member))
-                if passed:
-                    for sub in passed:
-                        walk(sub, fact, tag, data, context)
+        if value is MISSING or (members and type(value) is not tuple):  # only a set has members
             continue
         try:
-            passed = table.get((type(value), value))
+            for key in value if members else (value,):
+                for sub in table.get((type(key), key), ()):
+                    walk(sub, fact, tag, data, context)
         except TypeError:               # unhashable: equal to none of the values
             continue
-        if passed:
-            for sub in passed:
-                walk(sub, fact, tag, data, context)
     for field, match, sub in predicates:
         value = fact.get(field, MISSING)
         if value is not MISSING and match(value):
             walk(sub, fact, tag, data, context)
-    for field, bind, sub, leaf in captures:     # {bind: the fact} or {bind: the field's value}
+    for guard, match, field, bind, sub, leaf in captures:
+        if guard is not None:           # a predicate on the node above, tested here
+            value = fact.get(guard, MISSING)
+            if value is MISSING or not match(value):
+                continue
         value = fact if field is None else fact.get(field, MISSING)
         if value is MISSING:
             continue
@@ -114,15 +108,11 @@ def walk(kids, fact, tag, data, context) -> None:
                 callback(token)
     for test, sub in others:
         match = test(fact)
-        if not match:
-            continue
-        if match is True or not isinstance(match, Mapping):
+        if match is True or (match and not isinstance(match, Mapping)):
             walk(sub, fact, tag, data, context)
-        elif not context and type(match) is dict:
-            walk(sub, fact, tag, data, match)     # nothing to clash with: it is new
-        else:
-            merged = merge(context, match)
-            if merged is not None:
+        elif match:
+            merged = match if not context and type(match) is dict else merge(context, match)
+            if merged is not None:      # (a new dict needs no merging: nothing to clash with)
                 walk(sub, fact, tag, data, merged)
 
 
@@ -183,34 +173,50 @@ class TypeDispatchBusNode(BusNode):
 def build_kids(nodes: list) -> None:
     """Give every :class:`QuickFeatureTesterNode` in ``nodes`` its ``_kids`` (the five lists
     :func:`walk` reads), its children sorted once."""
-    for node in nodes:
-        if type(node) is QuickFeatureTesterNode:
-            node._kids = ([], [], [], [], [])
-    for node in nodes:
-        if type(node) is QuickFeatureTesterNode:
-            callbacks, lookups, predicates, captures, others = node._kids
-            tested = []
-            for child in node.children:
-                sub = child.node
-                if type(sub) is QuickFeatureTesterNode and child.callback.__name__ == "activate":
-                    tested.append((sub.matcher, sub._kids))
-                else:
-                    callbacks.append(child.callback)
-            tested, lookups[:] = index_kids(tested)
-            for test, sub in tested:
-                pred = getattr(test, "pred", None)
-                capture = getattr(test, "capture", None)
-                if pred is not None:
-                    predicates.append((pred[0], pred[1], sub))
-                elif capture is not None:
-                    captures.append((capture[0], capture[1], sub, None))
-                else:
-                    others.append((test, sub))
-    for node in nodes:      # now that every node's kids are known
-        if type(node) is QuickFeatureTesterNode:
-            captures = node._kids[3]
-            captures[:] = [(field, bind, sub, None if any(sub[1:]) else sub[0])
-                           for field, bind, sub, _ in captures]
+    alpha = [node for node in nodes if type(node) is QuickFeatureTesterNode]
+    for node in alpha:
+        node._kids = ([], [], [], [], [])
+    for node in alpha:
+        callbacks, lookups, predicates, captures, others = node._kids
+        tested = []
+        for child in node.children:
+            sub = child.node
+            if type(sub) is QuickFeatureTesterNode and child.callback.__name__ == "activate":
+                tested.append((sub.matcher, sub._kids))
+            else:
+                callbacks.append(child.callback)
+        tested, lookups[:] = index_kids(tested)
+        for test, sub in tested:
+            pred = getattr(test, "pred", None)
+            capture = getattr(test, "capture", None)
+            if pred is not None:
+                predicates.append((pred[0], pred[1], sub))
+            elif capture is not None:
+                captures.append((None, None, capture[0], capture[1], sub, None))
+            else:
+                others.append((test, sub))
+    for node in alpha:      # now that every node's kids are known
+        captures = node._kids[3]
+        captures[:] = [(*entry[:5], None if any(entry[4][1:]) else entry[4][0]) for entry in captures]
+    for node in alpha:
+        _hoist_captures(node._kids)
+    for node in alpha:      # last: the merged lists are copies
+        for _, table, _ in node._kids[1]:
+            for key, subs in table.items():
+                table[key] = [tuple([item for sub in subs for item in sub[part]] for part in range(5))]
+
+
+def _hoist_captures(kids: tuple) -> None:
+    """A predicate whose node only captures (one variable or the fact) becomes a capture
+    guarded by the predicate: one step of :func:`walk` instead of two."""
+    predicates, captures = kids[2], kids[3]
+    kept = []
+    for field, match, sub in predicates:
+        if not (sub[0] or sub[1] or sub[2] or sub[4]) and len(sub[3]) == 1 and sub[3][0][0] is None:
+            captures.append((field, match, *sub[3][0][2:]))
+        else:
+            kept.append((field, match, sub))
+    predicates[:] = kept
 
 
 def index_kids(tested: list) -> tuple[list, list]:

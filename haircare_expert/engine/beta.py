@@ -9,8 +9,8 @@ They decide exactly what experta's ``OrdinaryMatchNode`` and ``NotNode`` decide,
   compared the same way;
 * a token's facts are a tuple, the left token's facts before the right one's (experta: a
   set; only the conflict-set nodes read them, as a set of fact ids);
-* a node tells the matcher when its memory first fills (``_touched``), so a reset wipes only
-  the memories a run filled;
+* a node hands the matcher each memory it starts filling (``_touched``), so a reset empties
+  only the memories a run filled (in place: nothing else holds them);
 * the joins count the run's partial matches against its budget (:mod:`.budget`).
 
 Every context here has string keys only: the compiler binds no negated variables (``~W``),
@@ -54,8 +54,8 @@ class QuickJoinNode(OrdinaryMatchNode):
     def _join(self, token, branch_memory, matching_memory, is_left):
         context = token.context
         if token.tag is VALID:
-            if not self.left_memory and not self.right_memory:
-                self._touched.append(self)
+            if not branch_memory:
+                self._touched.append(branch_memory)
             branch_memory.append((token.data, context))
         else:
             with suppress(ValueError):
@@ -94,8 +94,8 @@ class QuickNotNode(NotNode):
         key = tuple(map(id, token.data))
         valid = token.tag is VALID
         context = token.context
-        if valid and not self.left_memory and not self.right_memory:
-            self._touched.append(self)
+        if valid and not self.left_memory:
+            self._touched.append(self.left_memory)
         count = 0
         if self.right_memory:
             matcher = self.matcher
@@ -115,8 +115,8 @@ class QuickNotNode(NotNode):
     def activate_right(self, token):
         context = token.context
         if token.tag is VALID:
-            if not self.left_memory and not self.right_memory:
-                self._touched.append(self)
+            if not self.right_memory:
+                self._touched.append(self.right_memory)
             self.right_memory.append((token.data, context))
             inc = 1
         else:

@@ -59,7 +59,7 @@ class TrackedReteMatcher(ReteMatcher):
         self.agenda = QuickAgenda()
         # [partial matches left, activations left] in this run, shared with the nodes
         self._budget = [self.limits.partial_matches, self.limits.activations]
-        self._touched: list = []        # nodes whose memory a run filled
+        self._touched: list = []        # the node memories a run filled
         self._nodes = self._get_conflict_set_nodes()
         nodes = _all_nodes(self.root_node)
         for node in nodes:
@@ -117,8 +117,8 @@ class TrackedReteMatcher(ReteMatcher):
         # for a few hundred nodes); wiping the memories the run filled has the same effect. The
         # agenda is emptied too: what an interrupted run left belongs to the old facts.
         self._budget[:] = [self.limits.partial_matches, self.limits.activations]
-        for node in self._touched:
-            node._reset()
+        for memory in self._touched:
+            memory.clear()
         self._touched.clear()
         self.agenda.clear()
 
