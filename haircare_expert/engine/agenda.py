@@ -24,6 +24,7 @@ from __future__ import annotations
 import bisect
 import inspect
 import logging
+from bisect import insort
 
 # experta is importable: the package __init__ ran _compat first
 from experta import KnowledgeEngine, watchers
@@ -72,14 +73,16 @@ class QuickAgenda:
         return entry
 
     def clear(self) -> None:
-        self.keys = []
-        self.entries = {}
+        self.keys.clear()
+        self.entries.clear()
 
 
 class AgendaNode(ConflictSetNode):
     """A conflict-set node putting its rule's matches on the agenda itself (see the module)."""
 
     _agenda: QuickAgenda
+    _keys: list
+    _entries: dict
     _budget: list
     _touched: list
     _salience: int
@@ -89,6 +92,7 @@ class AgendaNode(ConflictSetNode):
 
     def setup(self, agenda: QuickAgenda, budget: list, touched: list) -> None:
         self._agenda, self._budget, self._touched = agenda, budget, touched
+        self._keys, self._entries = agenda.keys, agenda.entries     # emptied in place only
         rule = self.rule
         self._salience = rule.salience
         self._variant = -getattr(rule._wrapped, "variant", 0)
@@ -97,27 +101,35 @@ class AgendaNode(ConflictSetNode):
         self.memory = set()
 
     def activate(self, token):
-        context = token.context
+        context, data = token.context, token.data
         names = self._names
         if names is None:       # the captured facts' names, sorted as StableDepthStrategy does
             names = self._names = tuple(sorted(name for name in context if name.startswith("_f")))
-        key = (self._salience, tuple(sorted({f["__factid__"] for f in token.data}, reverse=True)),
-               self._variant, tuple([context[name]["__factid__"] for name in names]))
-        memory = self.memory
-        if token.tag is VALID:
-            if key in memory:
-                return
-            if not memory:
-                self._touched.append(memory)
-            memory.add(key)
-            budget = self._budget
-            budget[1] -= 1
-            if budget[1] < 0:
-                raise BudgetExceeded("activations", self)
-            self._agenda.add(key, self, context, token.data)
+        if len(data) == 1:
+            ids = (data[0]["__factid__"],)
         else:
+            ids = tuple(sorted({fact["__factid__"] for fact in data}, reverse=True))
+        key = (self._salience, ids, self._variant, tuple([context[name]["__factid__"] for name in names]))
+        memory = self.memory
+        if token.tag is not VALID:
             memory.remove(key)
             self._agenda.remove(key)
+            return
+        if key in memory:
+            return
+        if not memory:
+            self._touched.append(memory)
+        memory.add(key)
+        budget = self._budget
+        budget[1] -= 1
+        if budget[1] < 0:
+            raise BudgetExceeded("activations", self)
+        entry = self._entries.get(key)      # QuickAgenda.add, inline
+        if entry is None:
+            self._entries[key] = [1, self, context, data]
+        else:
+            entry[0] += 1
+        insort(self._keys, key)
 
     def get_activations(self):
         return [], []
@@ -239,9 +251,14 @@ class QuickEngine(KnowledgeEngine):
         agenda = matcher.agenda
         log_rules = _RULES_LOG.isEnabledFor(logging.INFO)
         log_agenda = watchers.worth("AGENDA", "DEBUG")
+        root = matcher.root_node
         while steps > 0 and self.running:
-            if facts.added or facts.removed:
+            if facts.removed:
                 matcher.changes(*facts.changes)
+            while facts.added:      # the last firing's facts into the network, in order
+                added, facts.added = facts.added, []
+                for fact in added:
+                    root.add(fact)
             if log_agenda:  # pragma: no cover - as experta logs it
                 for idx, key in enumerate(agenda.keys):
                     entry = agenda.entries[key]

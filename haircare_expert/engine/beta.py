@@ -40,10 +40,15 @@ def same_context(left: dict, right: dict) -> bool:
 
 
 class QuickJoinNode(OrdinaryMatchNode):
-    """A join node doing what experta's does (``OrdinaryMatchNode.__activation``)."""
+    """A join node doing what experta's does (``OrdinaryMatchNode.__activation``).
+
+    The variables both sides bind are the same for every pair a node tests (each side's
+    tokens come from one parent, whose patterns bind a fixed set of names): they are found on
+    the first pair and compared alone, where experta's check walks the whole left context."""
 
     _budget: list
     _touched: list
+    _shared: tuple | None = None
 
     def activate_left(self, token):
         self._join(token, self.left_memory, self.right_memory, True)
@@ -62,24 +67,23 @@ class QuickJoinNode(OrdinaryMatchNode):
                 branch_memory.remove((token.data, context))
         if not matching_memory:
             return
-        matcher = self.matcher
-        budget = self._budget
+        shared = self._shared
+        if shared is None:
+            shared = self._shared = tuple(key for key in context if key in matching_memory[0][1])
+        budget, children = self._budget, self.children
         tag, data = token.tag, token.data
         for other_data, other_context in matching_memory:
-            if is_left:
-                if not matcher(context, other_context):
-                    continue
-                facts = data + other_data
+            for key in shared:
+                if context[key] != other_context[key]:
+                    break
             else:
-                if not matcher(other_context, context):
-                    continue
-                facts = other_data + data
-            newtoken = tuple.__new__(Token, (tag, facts, {**context, **other_context}))
-            budget[0] -= 1
-            if budget[0] < 0:
-                raise BudgetExceeded("partial_matches", self)
-            for child in self.children:
-                child.callback(newtoken)
+                facts = data + other_data if is_left else other_data + data
+                newtoken = tuple.__new__(Token, (tag, facts, {**context, **other_context}))
+                budget[0] -= 1
+                if budget[0] < 0:
+                    raise BudgetExceeded("partial_matches", self)
+                for child in children:
+                    child.callback(newtoken)
 
 
 class QuickNotNode(NotNode):
