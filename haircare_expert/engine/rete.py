@@ -26,11 +26,23 @@ down a chain of join nodes by calls, one level per condition, which the compiler
 """
 from __future__ import annotations
 
+from functools import update_wrapper
+
 # experta is importable: the package __init__ ran _compat first
+from experta import NOT, OR, Fact, P, Rule, W
+from experta.fact import InitialFact
+from experta.fieldconstraint import ANDFC, NOTFC, ORFC, FieldConstraint
 from experta.matchers.rete import ReteMatcher
 from experta.matchers.rete.check import SameContextCheck, TypeCheck
 from experta.matchers.rete.mixins import ChildNode
-from experta.matchers.rete.nodes import BusNode, ConflictSetNode, FeatureTesterNode
+from experta.matchers.rete.nodes import (
+    BusNode,
+    ConflictSetNode,
+    FeatureTesterNode,
+    NotNode,
+    OrdinaryMatchNode,
+)
+from experta.matchers.rete.utils import prepare_rule, wire_rule
 
 from haircare_expert.engine.agenda import AgendaNode, QuickAgenda, QuickEngine, StableDepthStrategy
 from haircare_expert.engine.alpha import (
@@ -94,6 +106,26 @@ class TrackedReteMatcher(ReteMatcher):
             # tokens here carry their facts as a tuple, which only this package's nodes read
             raise TypeError(f"the compiled network holds a {kind.__name__}: the compiler emits none")
 
+    @staticmethod
+    def prepare_ruleset(engine):
+        """experta's ``prepare_ruleset``, with a shortcut for the rules already in the form it
+        gives them (see :func:`_prepared`)."""
+        return {_prepared(rule) for rule in engine.get_rules()}
+
+    @staticmethod
+    def build_beta_part(ruleset, alpha_terminals):
+        """experta's ``build_beta_part``: the same nodes, wired the same way; the rules
+        :func:`_prepared` left plain are wired here (experta's ``wire_rule`` builds a new
+        ``singledispatch`` function for every rule, whose dispatch cache starts empty)."""
+        for rule in ruleset:
+            if all(isinstance(c, Fact) or type(c) is NOT for c in rule):
+                _wire_plain(rule, alpha_terminals)
+            elif isinstance(rule[0], OR):
+                for subrule in rule[0]:
+                    wire_rule(rule, alpha_terminals, lhs=subrule)
+            else:
+                wire_rule(rule, alpha_terminals, lhs=rule)
+
     def _get_conflict_set_nodes(self):
         # experta's own walk keeps a list and tests membership in it (quadratic in rules: a
         # second at 5,000 rules); the same walk and order with a set of ids.
@@ -121,6 +153,60 @@ class TrackedReteMatcher(ReteMatcher):
             memory.clear()
         self._touched.clear()
         self.agenda.clear()
+
+
+def _prepared(rule):
+    """``prepare_rule(rule)``: the rule in disjunctive normal form, an ``InitialFact`` first
+    when it opens with a negation. experta rewrites every rule to a fixed point, copying it (and
+    inspecting its action's signature) at every step: most of the time to compile. A rule made
+    only of patterns and negated single patterns, with no ``|`` or ``~`` in a field, is already
+    in that form: it is copied once, with the same conditions (experta's would be equal copies),
+    as ``Rule.new_conditions`` copies it. Any other rule goes through experta's own rewrite."""
+    conditions = tuple(rule)
+    if not conditions or not all(_plain_condition(c) for c in conditions):
+        return prepare_rule(rule)
+    if isinstance(conditions[0], NOT):
+        conditions = (InitialFact(), *conditions)
+    copy = Rule.__new__(type(rule), *conditions, salience=rule.salience)
+    copy._wrapped = rule._wrapped
+    copy._wrapped_args = rule._wrapped_args
+    return update_wrapper(copy, rule._wrapped)
+
+
+def _wire_plain(rule, alpha_terminals) -> None:
+    """``wire_rule(rule, alpha_terminals)`` for a rule of patterns and negated patterns: a
+    chain of joins (a negation: a ``NotNode``) from the first pattern's alpha node down, each
+    taking the next pattern's alpha node on its right, and the rule's conflict-set node last.
+    (experta's ``add_child`` tests ``node not in children``, a list of ``ChildNode`` pairs a
+    node never equals, and appends: appended here directly.)"""
+    def terminal(condition):
+        return alpha_terminals[condition if isinstance(condition, Fact) else condition[0]]
+
+    conditions = tuple(rule)
+    current = None if len(conditions) > 1 else terminal(conditions[0])
+    for first, second in zip(conditions, conditions[1:]):
+        node = (NotNode if type(second) is NOT else OrdinaryMatchNode)(SameContextCheck())
+        left = terminal(first) if current is None else current
+        left.children.append(ChildNode(node, node.activate_left))
+        terminal(second).children.append(ChildNode(node, node.activate_right))
+        current = node
+    rule_node = ConflictSetNode(rule)
+    current.children.append(ChildNode(rule_node, rule_node.activate))
+
+
+def _plain_condition(condition) -> bool:
+    """A pattern, or a negated single pattern, whose fields hold P, W or a flat P & W."""
+    if type(condition) is NOT and len(condition) == 1:
+        condition = condition[0]
+    if not isinstance(condition, Fact):
+        return False
+    for value in condition.values():
+        if isinstance(value, (ORFC, NOTFC)):
+            return False
+        if isinstance(value, ANDFC) and any(isinstance(part, FieldConstraint) and not isinstance(part, (P, W))
+                                            for part in value):
+            return False
+    return True
 
 
 def _all_nodes(root, in_order: bool = False) -> list:
