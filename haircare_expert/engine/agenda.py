@@ -100,8 +100,7 @@ class AgendaNode(ConflictSetNode):
         self._names = None
         self.memory = set()
 
-    def activate(self, token):
-        context, data = token.context, token.data
+    def activate(self, tag, data, context):
         names = self._names
         if names is None:       # the captured facts' names, sorted as StableDepthStrategy does
             names = self._names = tuple(sorted(name for name in context if name.startswith("_f")))
@@ -111,7 +110,7 @@ class AgendaNode(ConflictSetNode):
             ids = tuple(sorted({fact["__factid__"] for fact in data}, reverse=True))
         key = (self._salience, ids, self._variant, tuple([context[name]["__factid__"] for name in names]))
         memory = self.memory
-        if token.tag is not VALID:
+        if tag is not VALID:
             memory.remove(key)
             self._agenda.remove(key)
             return
@@ -252,6 +251,7 @@ class QuickEngine(KnowledgeEngine):
         log_rules = _RULES_LOG.isEnabledFor(logging.INFO)
         log_agenda = watchers.worth("AGENDA", "DEBUG")
         root = matcher.root_node
+        keys, entries = agenda.keys, agenda.entries     # emptied in place only
         while steps > 0 and self.running:
             if facts.removed:
                 matcher.changes(*facts.changes)
@@ -264,9 +264,14 @@ class QuickEngine(KnowledgeEngine):
                     entry = agenda.entries[key]
                     watchers.AGENDA.debug("%d: %r %r", idx, entry[1].rule.__name__,
                                           ", ".join(str(f) for f in entry[3]))
-            if not agenda.keys:
+            if not keys:
                 break
-            _, node, context, data = agenda.pop()
+            key = keys.pop()            # QuickAgenda.pop, inline
+            entry = entries[key]
+            entry[0] -= 1
+            if not entry[0]:
+                del entries[key]
+            _, node, context, data = entry
             steps -= 1
             execution += 1
             if log_rules:

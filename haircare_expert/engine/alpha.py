@@ -4,8 +4,8 @@ experta's alpha nodes (``FeatureTesterNode``) each test one thing and hand a cop
 every child. Here each alpha node keeps its children sorted once, at build time, into five
 lists (its "kids"), and :func:`walk` goes through them:
 
-* ``callbacks``: the join, negation and conflict-set nodes fed by this node; the token is built
-  once, and only when there is one;
+* ``callbacks``: the join, negation and conflict-set nodes fed by this node, called with the
+  token's parts (``tag, facts, context``: no ``Token`` is built);
 * ``lookups``: where three or more sibling nodes test one field against constants (``type:
   curly``, ``type: {in: [curly, coily]}``, ``concerns: {contains: frizz}``), one dict maps the
   fact's value (or each member of its set) to the children that pass: one lookup instead of a
@@ -67,10 +67,8 @@ def walk(kids, fact, tag, data, context) -> None:
     """Pass ``fact`` (its token: ``tag``, ``data``, ``context``) to the children ``kids`` of an
     alpha node it has passed (see the module docstring for the lists)."""
     callbacks, lookups, predicates, captures, others = kids
-    if callbacks:
-        token = tuple.__new__(Token, (tag, data, context))
-        for callback in callbacks:
-            callback(token)
+    for callback in callbacks:
+        callback(tag, data, context)
     for field, table, members in lookups:
         value = fact.get(field, MISSING)
         if value is MISSING or (members and type(value) is not tuple):  # only a set has members
@@ -103,9 +101,8 @@ def walk(kids, fact, tag, data, context) -> None:
         if leaf is None:
             walk(sub, fact, tag, data, merged)
         else:                           # only non-alpha children: call them from here
-            token = tuple.__new__(Token, (tag, data, merged))
             for callback in leaf:
-                callback(token)
+                callback(tag, data, merged)
     for test, sub in others:
         match = test(fact)
         if match is True or (match and not isinstance(match, Mapping)):

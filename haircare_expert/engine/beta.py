@@ -2,8 +2,9 @@
 
 They decide exactly what experta's ``OrdinaryMatchNode`` and ``NotNode`` decide, but:
 
-* no node modifies a token it receives, so tokens are shared instead of copied, and built
-  without re-validating their facts or a log call per pair tested;
+* a token is passed as its three parts, ``callback(tag, facts, context)``, never built as a
+  ``Token`` (no node here modifies one, so the parts are shared instead of copied), without
+  re-validating its facts or a log call per pair tested;
 * their memories hold each token's (facts, context) as they are, where experta holds frozen
   copies (``TokenInfo``) and thaws the context again for every test: the same contents,
   compared the same way;
@@ -48,42 +49,50 @@ class QuickJoinNode(OrdinaryMatchNode):
 
     _budget: list
     _touched: list
+    _out: list
     _shared: tuple | None = None
 
-    def activate_left(self, token):
-        self._join(token, self.left_memory, self.right_memory, True)
-
-    def activate_right(self, token):
-        self._join(token, self.right_memory, self.left_memory, False)
-
-    def _join(self, token, branch_memory, matching_memory, is_left):
-        context = token.context
-        if token.tag is VALID:
-            if not branch_memory:
-                self._touched.append(branch_memory)
-            branch_memory.append((token.data, context))
+    def activate_left(self, tag, data, context):
+        memory = self.left_memory
+        if tag is VALID:
+            if not memory:
+                self._touched.append(memory)
+            memory.append((data, context))
         else:
             with suppress(ValueError):
-                branch_memory.remove((token.data, context))
-        if not matching_memory:
-            return
+                memory.remove((data, context))
+        if self.right_memory:
+            self._pairs(tag, data, context, self.right_memory, True)
+
+    def activate_right(self, tag, data, context):
+        memory = self.right_memory
+        if tag is VALID:
+            if not memory:
+                self._touched.append(memory)
+            memory.append((data, context))
+        else:
+            with suppress(ValueError):
+                memory.remove((data, context))
+        if self.left_memory:
+            self._pairs(tag, data, context, self.left_memory, False)
+
+    def _pairs(self, tag, data, context, matching_memory, is_left):
         shared = self._shared
         if shared is None:
             shared = self._shared = tuple(key for key in context if key in matching_memory[0][1])
-        budget, children = self._budget, self.children
-        tag, data = token.tag, token.data
+        budget, out = self._budget, self._out
         for other_data, other_context in matching_memory:
             for key in shared:
                 if context[key] != other_context[key]:
                     break
             else:
                 facts = data + other_data if is_left else other_data + data
-                newtoken = tuple.__new__(Token, (tag, facts, {**context, **other_context}))
+                merged = {**context, **other_context}
                 budget[0] -= 1
                 if budget[0] < 0:
                     raise BudgetExceeded("partial_matches", self)
-                for child in children:
-                    child.callback(newtoken)
+                for callback in out:
+                    callback(tag, facts, merged)
 
 
 class QuickNotNode(NotNode):
@@ -93,11 +102,11 @@ class QuickNotNode(NotNode):
     context]."""
 
     _touched: list
+    _out: list
 
-    def activate_left(self, token):
-        key = tuple(map(id, token.data))
-        valid = token.tag is VALID
-        context = token.context
+    def activate_left(self, tag, data, context):
+        key = tuple(map(id, data))
+        valid = tag is VALID
         if valid and not self.left_memory:
             self._touched.append(self.left_memory)
         count = 0
@@ -109,22 +118,21 @@ class QuickNotNode(NotNode):
                     if not valid:
                         break
         if count == 0:
-            for child in self.children:
-                child.callback(token)
+            for callback in self._out:
+                callback(tag, data, context)
         if valid:
-            self.left_memory[key] = [count, token.data, context]
+            self.left_memory[key] = [count, data, context]
         else:
             del self.left_memory[key]
 
-    def activate_right(self, token):
-        context = token.context
-        if token.tag is VALID:
+    def activate_right(self, tag, data, context):
+        if tag is VALID:
             if not self.right_memory:
                 self._touched.append(self.right_memory)
-            self.right_memory.append((token.data, context))
+            self.right_memory.append((data, context))
             inc = 1
         else:
-            self.right_memory.remove((token.data, context))
+            self.right_memory.remove((data, context))
             inc = -1
         matcher = self.matcher
         for left in self.left_memory.values():
@@ -133,10 +141,9 @@ class QuickNotNode(NotNode):
                 count = left[0]
                 if (count == 0 and inc == -1) or (count == 1 and inc == 1):
                     # left.to_valid_token() / to_invalid_token(), without re-validation
-                    tag = VALID if inc == -1 else _INVALID
-                    newtoken = tuple.__new__(Token, (tag, left[1], dict(left[2])))
-                    for child in self.children:
-                        child.callback(newtoken)
+                    newtag = VALID if inc == -1 else _INVALID
+                    for callback in self._out:
+                        callback(newtag, left[1], dict(left[2]))
 
 
 QUICK_CLASSES = {OrdinaryMatchNode: QuickJoinNode, NotNode: QuickNotNode}

@@ -81,6 +81,8 @@ class TrackedReteMatcher(ReteMatcher):
         for node in nodes:
             node.children[:] = [ChildNode(child.node, getattr(child.node, child.callback.__name__))
                                 for child in node.children]
+        for node in nodes:
+            node._out = [child.callback for child in node.children]
         build_kids(nodes)
         self.root_node.__class__ = TypeDispatchBusNode
         self.root_node._by_type = {}
