@@ -100,7 +100,7 @@ class _Run:
     def __init__(self, limit: int):
         self.limit = limit
         self.facts: list[Fact] = []
-        self.ids: dict[int, str] = {}        # experta fact id -> our id
+        self.ids: dict[int, str] = {}        # id() of the experta fact -> our id
         self.by_key: dict[tuple, str] = {}   # content identity -> our id
         self.trace: list[Firing] = []
         self.fired: set[tuple] = set()       # (rule id, variant, matched fact ids) already fired
@@ -183,16 +183,17 @@ class Engine:
         def fire(context):
             run = outer._run
             ids = run.ids
-            facts = tuple([ids[context[name]["__factid__"]] for name in captures])
+            facts = tuple([ids[id(context[name])] for name in captures])
             # experta rewrites NOT(AND(a, b)) as OR(NOT a, NOT b) (matchers/rete/dnf.py): with
             # neither present the same match is activated twice. One match fires once, as in
             # CLIPS.
             key = (rule_id, variant, facts)
-            if key in run.fired:
+            fired = run.fired
+            if key in fired:
                 return
-            run.fired.add(key)
-            bindings = {k[2:]: v for k, v in context.items() if k.startswith("v_")}
-            seq = len(run.trace) + 1
+            fired.add(key)
+            bindings = {k[2:]: v for k, v in context.items() if k[:2] == "v_"}
+            trace = run.trace
             declared = []
             for type_name, template, fields, identity in declarations:
                 if template is not None:
@@ -202,7 +203,7 @@ class Engine:
                 fid, new = outer._declare(type_name, fields, origin, identity)
                 if new:
                     declared.append(fid)
-            run.trace.append(Firing(seq, rule_id, facts, bindings, tuple(declared), variant))
+            trace.append(Firing(len(trace) + 1, rule_id, facts, bindings, tuple(declared), variant))
 
         return fire
 
@@ -271,7 +272,7 @@ class Engine:
         else:
             declared = self._engine.declare(cls(**fields))
         our_id = f"f-{len(run.facts) + 1}"
-        run.ids[declared["__factid__"]] = our_id
+        run.ids[id(declared)] = our_id     # the fact object lives as long as the run
         run.by_key[identity] = our_id
         run.facts.append(Fact(type_name, dict(fields), origin, our_id))
         return our_id, True
