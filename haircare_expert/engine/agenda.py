@@ -104,11 +104,12 @@ class AgendaNode(ConflictSetNode):
         names = self._names
         if names is None:       # the captured facts' names, sorted as StableDepthStrategy does
             names = self._names = tuple(sorted(name for name in context if name.startswith("_f")))
-        if len(data) == 1:
+        if len(data) == 1:      # one fact: the one captured, if any is
             ids = (data[0]["__factid__"],)
+            key = (self._salience, ids, self._variant, ids if names else ())
         else:
             ids = tuple(sorted({fact["__factid__"] for fact in data}, reverse=True))
-        key = (self._salience, ids, self._variant, tuple([context[name]["__factid__"] for name in names]))
+            key = (self._salience, ids, self._variant, tuple([context[name]["__factid__"] for name in names]))
         memory = self.memory
         if tag is not VALID:
             memory.remove(key)
