@@ -205,7 +205,8 @@ def build_kids(nodes: list) -> None:
 
 def _hoist_captures(kids: tuple) -> None:
     """A predicate whose node only captures (one variable or the fact) becomes a capture
-    guarded by the predicate: one step of :func:`walk` instead of two."""
+    guarded by the predicate: one step of :func:`walk` instead of two. Where three or more
+    such guards test one field against constants, a lookup selects the captures instead."""
     predicates, captures = kids[2], kids[3]
     kept = []
     for field, match, sub in predicates:
@@ -214,6 +215,22 @@ def _hoist_captures(kids: tuple) -> None:
         else:
             kept.append((field, match, sub))
     predicates[:] = kept
+    groups: dict[tuple, list] = {}
+    for entry in captures:
+        index = None if entry[0] is None else index_of(entry[0], entry[1])
+        if index is not None:
+            groups.setdefault((index[0], index[2]), []).append((index[1], entry))
+    indexed = set()
+    for (field, members), entries in groups.items():
+        if len(entries) < 3:
+            continue
+        table: dict = {}
+        for keys, entry in entries:
+            indexed.add(id(entry))
+            for key in keys:    # the capture, unguarded, as the only kid of a node
+                table.setdefault(key, []).append(([], [], [], [(None, None, *entry[2:])], []))
+        kids[1].append((field, table, members))
+    captures[:] = [entry for entry in captures if id(entry) not in indexed]
 
 
 def index_kids(tested: list) -> tuple[list, list]:
@@ -286,17 +303,25 @@ def _predicate(what: str, match):
         value = fact.get(what, MISSING)
         return value is not MISSING and bool(match(value))
     test.pred = (what, match)
+    index = index_of(what, match)
+    if index is not None:
+        test.index = index
+    return test
+
+
+def index_of(what: str, match):
+    """(field, the keys that pass, whether members of a set are looked up) for a predicate
+    whose passing is a lookup; None for the others."""
     op, value = PREDICATE_TESTS.get(match, (None, None))
-    # (field, the keys that pass, whether members of a set are looked up)
     if op == "eq" and type(value) in (str, int, bool):
-        test.index = (what, [(type(value), value)], False)
-    elif op == "in" and all(type(v) in (str, int) for v in value):
+        return (what, [(type(value), value)], False)
+    if op == "in" and all(type(v) in (str, int) for v in value):
         # passes a value that is no tuple or bool and equals one of them: with the same
         # type, as the loader checked the list against the field
-        test.index = (what, list(dict.fromkeys((type(v), v) for v in value)), False)
-    elif op == "contains" and type(value) in (str, int):
-        test.index = (what, [(type(value), value)], True)
-    return test
+        return (what, list(dict.fromkeys((type(v), v) for v in value)), False)
+    if op == "contains" and type(value) in (str, int):
+        return (what, [(type(value), value)], True)
+    return None
 
 
 def _and_check(check, what: str):
