@@ -38,7 +38,7 @@ from haircare_expert.engine.rete import (
     rule_of,
 )
 from haircare_expert.errors import EngineError, RuleErrors
-from haircare_expert.knowledge.conditions import Pattern, Var
+from haircare_expert.knowledge.conditions import AnyOf, Not, Pattern, Var
 from haircare_expert.knowledge.rulebook import Rule, Rulebook
 from haircare_expert.model import Fact, Firing
 
@@ -87,6 +87,18 @@ def _pattern(pattern: Pattern, bind: str | None):
         by_field.setdefault(test.field, []).append(test)
     fact = _fact_class(pattern.type)(**{f: _constraint(ts) for f, ts in by_field.items()})
     return (getattr(AS, bind) << fact) if bind else fact
+
+
+def _patterns(condition):
+    """Every pattern in ``condition`` (a pattern, a negation, an ``any``), nested ones too."""
+    if isinstance(condition, Pattern):
+        yield condition
+    elif isinstance(condition, Not):
+        yield from condition.body
+    elif isinstance(condition, AnyOf):
+        for alternative in condition.alternatives:
+            for part in alternative:
+                yield from _patterns(part)
 
 
 def _key(type_name: str, fields: Mapping) -> tuple:
@@ -180,10 +192,16 @@ class Engine:
                 declarations.append((decl.type, None, fields, _key(decl.type, fields)))
         outer = self
 
+        first = captures[0] if len(captures) == 1 else None
+        binds = any(t.op == "bind" for cond in rule.when for p in _patterns(cond) for t in p.tests)
+
         def fire(context):
             run = outer._run
             ids = run.ids
-            facts = tuple([ids[id(context[name])] for name in captures])
+            if first is not None:
+                facts = (ids[id(context[first])],)
+            else:
+                facts = tuple([ids[id(context[name])] for name in captures])
             # experta rewrites NOT(AND(a, b)) as OR(NOT a, NOT b) (matchers/rete/dnf.py): with
             # neither present the same match is activated twice. One match fires once, as in
             # CLIPS.
@@ -192,7 +210,7 @@ class Engine:
             if key in fired:
                 return
             fired.add(key)
-            bindings = {k[2:]: v for k, v in context.items() if k[:2] == "v_"}
+            bindings = {k[2:]: v for k, v in context.items() if k[:2] == "v_"} if binds else {}
             trace = run.trace
             declared = []
             for type_name, template, fields, identity in declarations:

@@ -72,7 +72,6 @@ class TrackedReteMatcher(ReteMatcher):
         # [partial matches left, activations left] in this run, shared with the nodes
         self._budget = [self.limits.partial_matches, self.limits.activations]
         self._touched: list = []        # the node memories a run filled
-        self._nodes = self._get_conflict_set_nodes()
         nodes = _all_nodes(self.root_node)
         for node in nodes:
             self._adopt(node)
