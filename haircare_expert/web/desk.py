@@ -15,8 +15,8 @@ from dataclasses import dataclass
 
 from haircare_expert.consult import followup
 from haircare_expert.consult import interview as iv
-from haircare_expert.consult.interview.questions import PRODUCTS_KEY
 from haircare_expert.errors import ProfileError
+from haircare_expert.knowledge.questions import PRODUCTS_KEY
 from haircare_expert.model import Consultation
 
 #: How many interviews (one per record version) are kept built between requests.

@@ -7,16 +7,16 @@ from typing import Any
 
 from haircare_expert.consult.interview.answers import command_of, hint, parse_answer
 from haircare_expert.consult.interview.planner import Plan, Planner
-from haircare_expert.consult.interview.questions import (
+from haircare_expert.consult.interview.session import Session
+from haircare_expert.errors import ProfileError
+from haircare_expert.knowledge.conditions import Var
+from haircare_expert.knowledge.questions import (
     _PLACEHOLDER_RE,
     PRODUCTS_KEY,
     QuestionBook,
     Slot,
     words,
 )
-from haircare_expert.consult.interview.session import Session
-from haircare_expert.errors import ProfileError
-from haircare_expert.knowledge.conditions import Var
 from haircare_expert.knowledge.rulebook import Rule
 from haircare_expert.model import Consultation
 

@@ -7,13 +7,13 @@ from typing import Any
 import yaml
 
 from haircare_expert import yamlio
-from haircare_expert.consult.interview.questions import (
+from haircare_expert.errors import ProfileError
+from haircare_expert.knowledge.questions import (
     _KEY_RE,
     PRODUCTS_KEY,
     SECTION_ORDER,
     SESSION_SCHEMA,
 )
-from haircare_expert.errors import ProfileError
 from haircare_expert.knowledge.vocabulary import CLIENT_FIELDS, Vocabulary
 from haircare_expert.model import UNKNOWN, plain
 
