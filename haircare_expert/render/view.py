@@ -11,17 +11,16 @@ from __future__ import annotations
 import functools
 from typing import Any
 
+from haircare_expert.audit.wording import clean, join_words
 from haircare_expert.consult.schedule import calendar_notes, wash_days
 from haircare_expert.knowledge.analysis import declared_by, firings_of
 from haircare_expert.knowledge.conditions import Pattern, Var
 from haircare_expert.model import UNKNOWN, WEEKDAYS, Advice, Consultation, Fact, Firing
 from haircare_expert.render.wording import (  # noqa: F401  (re-exported: the old home of these names)
     FIELD_LABELS,
-    clean,
     describe_fact,
     field_label,
     field_value,
-    join_words,
     label,
     origin_words,
     words,
