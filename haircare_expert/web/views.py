@@ -317,7 +317,7 @@ def back(visit, record_id: int):
     if reply.kind != "back":
         flash(" ".join(reply.lines), "note")
         return redirect(url_for("web.question", record_id=record_id))
-    return redirect(url_for("web.question", record_id=record_id, revise=visit.talk._revise))
+    return redirect(url_for("web.question", record_id=record_id, revise=visit.talk.revising))
 
 
 # -- review ----------------------------------------------------------------------------------------------

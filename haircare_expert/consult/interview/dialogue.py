@@ -68,6 +68,18 @@ class Interview:
             self._plan = self.planner.plan(self.session, self.consultation())
         return self._plan
 
+    @property
+    def revising(self) -> str | None:
+        """The question ``back`` took away, asked again next (None when there is none)."""
+        return self._revise
+
+    def revise(self, key: str) -> None:
+        """Ask ``key`` again next, as after ``back``: for a shell that keeps the key elsewhere
+        (the web keeps it in the page's address). A key answered meanwhile is left alone."""
+        if key not in self.session.answers and self._revise != key:
+            self._revise = key
+            self._changed()
+
     def current(self) -> Slot | None:
         """The question to ask now (None when nothing left can change the advice)."""
         if self._revise and self._revise not in self.session.answers:
