@@ -173,9 +173,10 @@ def _followup(c: Consultation) -> dict | None:
 
 
 # What a step says when its how-to waits for the next visit: she already knows how to use a
-# product she keeps (the changes to how she uses it are steps of their own).
+# product she keeps (and the changes to how she uses it are steps of their own, so "go on as you
+# do now" would contradict them).
 _LATER = {False: "How to go about it: we will show you at your next visit.",
-          True: "Go on as you do now; we will go over the details at your next visit."}
+          True: "You know this product already; we will go over how you use it at your next visit."}
 
 
 def handout_view(c: Consultation, rulebook=None, defer: int = 0) -> dict[str, Any]:
