@@ -11,8 +11,7 @@ from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
 
-from jinja2 import StrictUndefined, TemplateError
-from jinja2.sandbox import SandboxedEnvironment
+from jinja2 import TemplateError
 
 from haircare_expert.consult import plan as plan_stage
 from haircare_expert.consult.schedule import plan
@@ -24,9 +23,6 @@ from haircare_expert.knowledge.vocabulary import Vocabulary
 from haircare_expert.model import ADVICE_KINDS, Advice, Conflict, Consultation, Fact, Firing
 
 _KIND_RANK = {kind: i for i, kind in enumerate(ADVICE_KINDS)}
-# Rule text may show client values ("you use it {{ per_week }} times a week"); it is rendered in
-# a sandbox so a rule file can never reach Python objects.
-_TEXT_ENV = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
 
 
 @cache
@@ -41,12 +37,21 @@ def _label_filter(value, field: str) -> str:
     return ", ".join(_labels().label(field, p) for p in parts)
 
 
-_TEXT_ENV.filters["label"] = _label_filter
+@cache
+def _text_environment():
+    # Rule text may show client values ("you use it {{ per_week }} times a week"); it is rendered
+    # in a sandbox so a rule file can never reach Python objects. Built on first use: a
+    # consultation whose advice has no such text does not pay for the sandbox.
+    from jinja2 import StrictUndefined
+    from jinja2.sandbox import SandboxedEnvironment
+    env = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
+    env.filters["label"] = _label_filter
+    return env
 
 
 @cache
 def _text_template(text: str):
-    return _TEXT_ENV.from_string(text)
+    return _text_environment().from_string(text)
 
 
 @lru_cache(maxsize=4096, typed=True)
