@@ -278,3 +278,12 @@ def test_the_readme_exit_code_table_lists_every_code_the_commands_use():
     text = (ROOT / "README.md").read_text(encoding="utf-8").split("### Exit codes", 1)[1]
     table = {int(code) for code in re.findall(r"^\| (\d+) \|", text.split("\n\n", 2)[1], flags=re.M)}
     assert table == {int(code) for code in ExitCode}
+
+
+def test_a_profiler_still_gets_to_write_its_results(tmp_path):
+    """`python -m cProfile -o FILE -m haircare_expert ...` writes FILE: the quick exit steps
+    aside while a profiler is running."""
+    stats = tmp_path / "haircare.prof"
+    done = subprocess.run([sys.executable, "-m", "cProfile", "-o", str(stats), "-m", "haircare_expert",
+                           "--version"], capture_output=True, cwd=tmp_path)
+    assert done.returncode == 0 and stats.stat().st_size > 0

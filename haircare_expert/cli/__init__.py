@@ -40,8 +40,8 @@ def run() -> None:
     of milliseconds and changes nothing: the output is flushed, the exit functions registered
     with :mod:`atexit` run (temporary folders, worker pools, logging), and the process exits
     with click's code. Anything unusual (output that cannot be flushed, a thread still
-    running, an exit that is not a number) takes Python's ordinary way out instead, so the
-    code and the messages stay what they were. Only this entry point does it, never the
+    running, a profiler waiting for the program to return, an exit that is not a number) takes
+    Python's ordinary way out instead, so the code and the messages stay what they were. Only this entry point does it, never the
     library: ``main`` itself exits the ordinary way.
     """
     try:
@@ -68,6 +68,10 @@ def run() -> None:
 
 
 def _quick_exit_is_safe() -> bool:
-    """No other thread that Python would wait for (a non-daemon thread still running)."""
+    """No other thread that Python would wait for (a non-daemon thread still running), and no
+    profiler or tracer (``python -m cProfile``, ``-m trace``) that writes its results after
+    the program returns."""
+    if sys.getprofile() is not None or sys.gettrace() is not None:
+        return False
     current = threading.current_thread()
     return all(t is current or t.daemon or not t.is_alive() for t in threading.enumerate())
