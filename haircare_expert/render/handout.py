@@ -17,9 +17,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from haircare_expert.audit.wording import clean, join_words
 from haircare_expert.model import Consultation
 from haircare_expert.render.view import NOT_GIVEN, client_publisher, report_view
-from haircare_expert.render.wording import clean, join_words
 
 #: What each plan action asks of the client, as the plan's first word.
 ACTION_LABELS = {"keep": "Keep", "change": "Change", "add": "New", "pause": "Pause", "stop": "Stop",
