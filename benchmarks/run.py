@@ -147,7 +147,7 @@ def shipped(count: int) -> None:
 _COLD_STEPS = r"""
 import sys, time
 marks = [time.process_time()]
-import yaml, jinja2, click
+import yaml, click
 marks.append(time.process_time())
 import haircare_expert.cli.advise
 from haircare_expert.consult.advisor import Advisor
@@ -162,7 +162,7 @@ render(advisor.consult_file(sys.argv[1]), "json")
 marks.append(time.process_time())
 print(" ".join(f"{b - a:.6f}" for a, b in zip(marks, marks[1:])))
 """
-_STEP_NAMES = ["import yaml, jinja2, click (the floor's imports)", "import the command and the library",
+_STEP_NAMES = ["import yaml, click (the floor's imports a JSON advise needs: no Jinja2)", "import the command and the library",
                "the rulebook, from the verified cache", "compile the network onto experta (engine/)",
                "consult + JSON"]
 

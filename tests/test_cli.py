@@ -149,6 +149,21 @@ def test_a_cold_advise_loads_neither_the_interview_nor_the_store_nor_the_web_app
     assert loaded & unwanted == set()
 
 
+def test_a_json_advice_with_no_values_to_fill_in_starts_without_jinja(tmp_path):
+    """`haircare advise --format json` imports Jinja only to fill client values into rule text:
+    a client whose advice has none (this example) starts without it, and gets the same JSON as
+    through the library."""
+    example = ROOT / "facts" / "examples" / "curls-serum-wash-days.yaml"
+    code = ("import sys\nfrom haircare_expert.cli import main\ntry:\n    main(sys.argv[1:])\n"
+            "except SystemExit as exc:\n    assert exc.code == 0, exc.code\n"
+            "print('\\n'.join(sorted(sys.modules)), file=sys.stderr)")
+    done = subprocess.run([sys.executable, "-c", code, "advise", str(example), "--format", "json"],
+                          capture_output=True, text=True, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "jinja2" not in done.stderr.split()
+    assert done.stdout == run("advise", example, "--format", "json").stdout
+
+
 def _console(*args, code="", **kwargs):
     """`haircare ARGS` through the console script's entry point (``cli.run``), after ``code``."""
     script = f"import sys\n{code}\nfrom haircare_expert.cli import run\nsys.argv[1:] = {[str(a) for a in args]!r}\nrun()\n"
