@@ -302,3 +302,21 @@ def test_a_profiler_still_gets_to_write_its_results(tmp_path):
     done = subprocess.run([sys.executable, "-m", "cProfile", "-o", str(stats), "-m", "haircare_expert",
                            "--version"], capture_output=True, cwd=tmp_path)
     assert done.returncode == 0 and stats.stat().st_size > 0
+
+
+def test_the_collector_is_back_on_once_the_rules_are_compiled():
+    """The CLI compiles the rules with the garbage collector paused, and turns it back on after
+    (a long-lived command such as `serve` or `interview` collects as usual); a program that had
+    turned it off keeps it off."""
+    import gc
+
+    from haircare_expert.cli import base
+    assert gc.isenabled()
+    assert base.advisor().rulebook is base.rulebook()
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        base.advisor(())
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
