@@ -150,6 +150,8 @@ marks = [time.process_time()]
 import yaml, click
 marks.append(time.process_time())
 import haircare_expert.cli.advise
+import gc
+gc.disable()        # as the command does while it reads and compiles the rules (cli/base.py)
 from haircare_expert.consult.advisor import Advisor
 from haircare_expert.knowledge.cache import load_rulebook
 from haircare_expert.render.formats import render
@@ -157,6 +159,7 @@ marks.append(time.process_time())
 rulebook = load_rulebook(())
 marks.append(time.process_time())
 advisor = Advisor(rulebook)
+gc.enable()
 marks.append(time.process_time())
 render(advisor.consult_file(sys.argv[1]), "json")
 marks.append(time.process_time())
