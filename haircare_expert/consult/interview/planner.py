@@ -489,28 +489,31 @@ class _Memory:
 
     def __init__(self) -> None:
         self.state: _State | None = None
-        self.results: dict[tuple, tuple] = {}
+        self.results: dict[tuple, tuple] = {}       # rule node -> (alive, every answer it waits on)
+        self.cores: dict[tuple, tuple] = {}         # rule node -> (alive, own answers, patterns)
         self.reads: dict[tuple, set] = {}
-        self.readers: dict[Any, set] = {}
+        self.readers: dict[Any, set] = {}           # what was read -> the rule nodes that read it
+        self.users: dict[int, set] = {}             # derived pattern -> rule nodes adding its answers
         self.together: dict[int, _Together] = {}    # derived pattern -> what its producers wait on
 
     def clear(self) -> None:
         self.state = None
-        self.together.clear()
-        self.results.clear()
-        self.reads.clear()
-        self.readers.clear()
+        for known in (self.results, self.cores, self.reads, self.readers, self.users, self.together):
+            known.clear()
 
-    def store(self, node: tuple, result: tuple, reads: set) -> None:
-        self.results[node] = result
+    def store(self, node: tuple, core: tuple, reads: set) -> None:
+        self.cores[node] = core
         self.reads[node] = reads
         for token in reads:
             self.readers.setdefault(token, set()).add(node)
+        for index in core[2]:
+            self.users.setdefault(index, set()).add(node)
 
-    def forget(self, node: tuple) -> tuple | None:
+    def forget(self, node: tuple) -> None:
         for token in self.reads.pop(node, ()):
             self.readers[token].discard(node)
-        return self.results.pop(node, None)
+        for index in self.cores.pop(node)[2]:
+            self.users[index].discard(node)
 
 
 class _Together:
@@ -554,11 +557,14 @@ class _Together:
 class _Walk:
     """One planning pass: what each rule still waits on, derive chains followed.
 
-    Results are kept in the planner's memory: a rule's (``("rule", id, flag)``, flag: only its
-    'not' conditions count) with what it read, and a derived pattern's :class:`_Together`
-    (read as ``("agg", pattern)``), which the rules that could conclude its fact feed. When the
+    Results are kept in the planner's memory: a derived pattern's :class:`_Together`, which
+    the rules that could conclude its fact feed, and a rule's (``("rule", id, flag)``, flag:
+    only its 'not' conditions count) in two layers: its core (whether it can fire, what its
+    input patterns wait on, the derived patterns whose producers' answers it adds), kept with
+    what it read (answers, ``("ok", pattern)``...), and the answers of all of these together.
+    A change in what a derived pattern's producers wait on so only redoes the union. When the
     rules conclude each other in a circle, nothing is shared between patterns (see
-    :meth:`_RuleIndex._producer_order`).
+    :meth:`_RuleIndex._producer_order`): a rule's core then holds all its answers.
     """
 
     def __init__(self, rules: _RuleIndex, state: _State, memory: _Memory):
@@ -582,77 +588,101 @@ class _Walk:
         memory, rank, feeds = self.memory, self.rules.node_rank, self.rules.feeds
         by_id = self.rules.rulebook.by_id
         queue: list[tuple[int, tuple]] = []
-        queued: set[tuple] = set()
+        jobs: dict[tuple, bool] = {}        # rule node -> walk it again (True) or redo its union
         fed: dict[int, set[str]] = {}       # derived pattern -> its producers to look at again
 
-        def push(node: tuple) -> None:
-            if node not in queued:
-                queued.add(node)
+        def push(node: tuple, walk: bool) -> None:
+            if node not in jobs:
                 heapq.heappush(queue, (rank(node), node))
+            jobs[node] = walk or jobs.get(node, False)
 
         def changed(token: tuple) -> None:
             for node in memory.readers.get(token, ()):
-                push(node)
+                push(node, True)
             if token[0] == "fired" or (token[0] == "rule" and not token[2]):
                 for index in feeds.get(token[1], ()):
                     if index in memory.together:
                         fed.setdefault(index, set()).add(token[1])
-                        push(("agg", index))
+                        push(("agg", index), False)
 
         for token in changes:
             changed(token)
         while queue:
             _, node = heapq.heappop(queue)
-            if node[0] == "rule":
-                before = memory.forget(node)
-                after = self.rule(by_id[node[1]], node[2])
-            else:
+            if node[0] == "agg":
                 together = memory.together[node[1]]
                 before = together.outcome()
                 for rule_id in fed.pop(node[1]):
                     together.put(rule_id, self._part(by_id[rule_id]))
                 after = together.outcome()
-            if after != before:
+                if after[0] != before[0]:
+                    changed(("ok", node[1]))
+                if after[1] != before[1]:
+                    for user in list(memory.users.get(node[1], ())):
+                        push(user, False)
+                continue
+            before = memory.results.pop(node, None)
+            if jobs.pop(node):
+                memory.forget(node)
+            if self.rule(by_id[node[1]], node[2]) != before:
                 changed(node)
 
     def rule(self, rule: Rule, negations_only: bool = False) -> tuple[bool, tuple]:
         """Whether the rule can still fire, and the answers it waits on, in order (only those
         inside its 'not' conditions when ``negations_only``: the rule fired and only they can
         undo it)."""
+        memory = self.memory
         node = ("rule", rule.id, negations_only)
-        known = self.memory.results.get(node)
+        known = memory.results.get(node)
         if known is not None:
             return known
-        if rule.id in self.stack:       # a cycle of derivations: assume possible, add nothing
-            return True, ()
+        core = memory.cores.get(node)
+        if core is None:
+            if rule.id in self.stack:   # a cycle of derivations: assume possible, add nothing
+                return True, ()
+            core = self._core(rule, negations_only)
+            memory.store(node, core, core[3])
+        alive, needs, patterns = core[:3]
+        if patterns:
+            together = memory.together
+            needs = tuple(sorted(set(needs).union(*(together[i].outcome()[1] for i in patterns))))
+        known = memory.results[node] = (alive, needs)
+        return known
+
+    def _core(self, rule: Rule, negations_only: bool) -> tuple:
+        """(whether the rule can still fire, what its own input patterns wait on, the derived
+        patterns whose producers' answers it waits on too, what it read)."""
         self.stack.add(rule.id)
         reads: set = set()
-        alive, needs = False, set()
+        alive, needs, patterns = False, set(), set()
         for variant in self.rules.steps[rule.id]:
-            ok, more = self._variant(rule, variant, negations_only, reads)
+            ok, more, via = self._variant(rule, variant, negations_only, reads)
             if ok:
                 alive = True
                 needs |= more
+                patterns |= via
         self.stack.discard(rule.id)
-        result = (alive, tuple(sorted(needs)))
-        self.memory.store(node, result, reads)
-        return result
+        return alive, tuple(sorted(needs)), tuple(sorted(patterns)), reads
 
-    def _variant(self, rule: Rule, variant: tuple, negations_only: bool, reads: set) -> tuple[bool, set]:
+    def _variant(self, rule: Rule, variant: tuple, negations_only: bool, reads: set) -> tuple[bool, set, set]:
         needs: set[str] = set()
-        for negated, held, patterns in variant:
+        patterns: set[int] = set()
+        for negated, held, conds in variant:
             if held is not None and self._holds_now(held, reads):
-                return False, set()     # what it must not see is already there (a red flag)
-            for pattern, index, ftype in patterns:
+                return False, set(), set()   # what it must not see is already there (a red flag)
+            for pattern, index, ftype in conds:
+                via = None
                 if ftype.derived:
-                    ok, more = self._derived(rule, pattern, index, negated, reads)
+                    ok, more, via = self._derived(rule, pattern, index, negated, reads)
                 else:
                     ok, more = self._input(index, ftype, reads)
                 if negated or not negations_only:
                     needs.update(more)
+                    if via is not None:
+                        patterns.add(via)
                 if not ok and not negated:
-                    return False, set()
-        return True, needs
+                    return False, set(), set()
+        return True, needs, patterns
 
     def _holds_now(self, index: int, reads: set) -> bool:
         """Whether a one-pattern 'not' without variables already sees a matching fact.
@@ -680,17 +710,22 @@ class _Walk:
                 for firing in firings)
         return self.stable[fact_id]
 
-    def _derived(self, rule: Rule, pattern: Pattern, index: int, negated: bool, reads: set) -> tuple[bool, tuple]:
+    def _derived(self, rule: Rule, pattern: Pattern, index: int, negated: bool,
+                 reads: set) -> tuple[bool, tuple, int | None]:
+        """(whether a fact matching the derived pattern is or may come, what that waits on, or
+        the pattern whose producers' answers stand for it when they are shared)."""
         reads.add(("present", index))
         present = self.present.get(index)
         if present is None:
             present = self.present[index] = any(
                 match_pattern(pattern, f, {}) is not None for f in self.derived.get(pattern.type, ()))
         if present and not negated and not self.rules.varies[rule.id]:
-            return True, ()
-        reads.add(("agg", index))
+            return True, (), None
+        reads.add(("ok", index))
         ok, needs = self._producers(index)
-        return present or ok, needs
+        if self.share:
+            return present or ok, (), index
+        return present or ok, needs, None
 
     def _producers(self, index: int) -> tuple[bool, tuple]:
         """Whether an unsettled rule that could conclude a fact matching derived pattern
