@@ -59,7 +59,9 @@ def seen(plan) -> tuple:
 
 def compare_every_step(advisor: Advisor, seed: int, interviews: int) -> int:
     """Drive simulated interviews; at every step the interview's own planner (which keeps its
-    walk) must plan exactly as a new planner does. Return the number of steps compared."""
+    walk) must plan exactly as a new planner does, and the advice an answer adds or takes back
+    (worked out without the whole consultation) must be the consultation's. Return the number
+    of steps compared."""
     rng = random.Random(seed)
     book = QuestionBook.load(advisor.vocabulary)
     steps = 0
@@ -69,7 +71,10 @@ def compare_every_step(advisor: Advisor, seed: int, interviews: int) -> int:
             talk.handle(typed(rng, talk.current().question))
             if rng.random() < 0.04:     # a follow-up's review: one section answered again
                 talk.change_section(rng.choice(SECTIONS))
-            fresh = Planner(advisor.rulebook, book).plan(talk.session, talk.consultation())
+            titles = list(talk.advice_titles().items())     # from the engine's run alone
+            consultation = talk.consultation()
+            assert titles == [((a.rule, a.text), a.title) for a in consultation.advice if a.kind != "note"]
+            fresh = Planner(advisor.rulebook, book).plan(talk.session, consultation)
             assert seen(talk.plan()) == seen(fresh), (seed, steps, talk.session.history)
             steps += 1
     return steps

@@ -13,6 +13,7 @@ import heapq
 import re
 import weakref
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,7 +23,7 @@ from haircare_expert.knowledge.analysis import could_conclude, declared_by, prod
 from haircare_expert.knowledge.conditions import Not, Pattern, Var, match_pattern
 from haircare_expert.knowledge.rulebook import Rule, Rulebook
 from haircare_expert.knowledge.vocabulary import Vocabulary
-from haircare_expert.model import ADVICE_KINDS, Consultation, Fact
+from haircare_expert.model import ADVICE_KINDS, Consultation, Fact, Firing
 
 #: An answer key of a routine entry: ``routine[2].per_week``.
 _ENTRY_KEY_RE = re.compile(r"routine\[\d+\]\.([a-z_]+)$")
@@ -65,9 +66,15 @@ class Planner:
 
     # -- the plan --------------------------------------------------------------------------------
     def plan(self, session: Session, consultation: Consultation) -> Plan:
+        """What to ask next, given the answers and the consultation they give."""
+        return self.plan_run(session, consultation.facts, consultation.trace)
+
+    def plan_run(self, session: Session, facts: Sequence[Fact], trace: Sequence[Firing]) -> Plan:
+        """What to ask next, given the answers and the facts and firings of the engine's run
+        over them (what :meth:`plan` reads of a consultation)."""
         answers = session.answers
-        fired = consultation.fired_rules()
-        waiting = self._waiting(self._walk(answers, consultation, fired), fired)
+        fired = {firing.rule for firing in trace}
+        waiting = self._waiting(self._walk(answers, facts, trace, fired), fired)
         for key, rule_id in self._calendar_waits(fired):
             if key not in answers and rule_id not in waiting.setdefault(key, []):
                 waiting[key].append(rule_id)
@@ -88,11 +95,11 @@ class Planner:
         return Plan(pending[0] if pending else None, pending, waiting, needed_for, red,
                     len(per_product))
 
-    def _walk(self, answers: dict, consultation: Consultation, fired: set) -> _Walk:
+    def _walk(self, answers: dict, facts: Sequence[Fact], trace: Sequence[Firing], fired: set) -> _Walk:
         """A walk over the rules for this state, the last walk's results kept where what they
         read is unchanged."""
         memory, rules = self._memory, self.rules
-        state = _State.of(rules, answers, consultation, fired)
+        state = _State.of(rules, answers, facts, trace, fired)
         changes = _changes(rules, memory.state, state)
         if changes is None:
             memory.clear()
@@ -427,19 +434,20 @@ class _State:
     tangled: bool               # the facts' stability depends on itself (see _stability)
 
     @classmethod
-    def of(cls, rules: _RuleIndex, answers: dict, consultation: Consultation, fired: set) -> _State:
+    def of(cls, rules: _RuleIndex, answers: dict, facts: Sequence[Fact], trace: Sequence[Firing],
+           fired: set) -> _State:
         by_type: dict[str, list[Fact]] = {}
         derived_by_type: dict[str, list[Fact]] = {}
         derived: Counter = Counter()
         examples: dict[tuple, Fact] = {}
-        for fact in consultation.facts:
+        for fact in facts:
             by_type.setdefault(fact.type, []).append(fact)
             if not fact.origin.startswith("profile:"):
                 derived_by_type.setdefault(fact.type, []).append(fact)
                 key = fact.key()
                 derived[key] += 1
                 examples[key] = fact
-        firings = declared_by(consultation.trace)
+        firings = declared_by(trace)
         watched = [f for t in rules.watch_holds for f in by_type.get(t, ())]
         stable, tangled = _stability(watched, firings, rules.negates)
         shown: Counter = Counter()
