@@ -170,6 +170,24 @@ def test_a_plan_too_long_for_two_pages_says_what_waits_for_the_next_visit(dry):
     assert "10.5pt/1.32" in css
 
 
+def test_a_deferred_how_to_tells_a_kept_product_apart_from_a_new_one(advisor):
+    """When a how-to waits for the next visit, a product she already uses is not one "we will
+    show you": she knows it already; a new product is the one we will show her."""
+    c = advisor.consult_file(ROOT / "facts" / "examples" / "serum-misuse.yaml")
+    hows = sum(1 for s in handout_view(c)["steps"] if s["how"])  # the how-tos wait first
+    view = handout_view(c, defer=hows)
+    later = {s["action"]: s["how_later"] for s in view["steps"] if s["how_later"]}
+    assert later["add"].startswith("How to go about it: we will show you")
+    assert later["keep"].startswith("You know this product already")
+    assert all(not s["how"] for s in view["steps"] if s["how_later"])
+    for fmt in ("md", "txt"):
+        text = plain(render(c, fmt))
+        assert "we will show you at your next visit" not in text  # nothing deferred off the PDF
+    pdf = " ".join(pdf_pages(render(c, "pdf")))
+    assert "You know this product already" in pdf and "Keep using your hair serum" in pdf
+    assert not re.search(r"Keep using[^.]*?How to go about it: we will show you", pdf)
+
+
 def test_body_text_is_never_below_10pt():
     """Everything the client reads as text is 10pt or larger; only labels, superscripts, page
     footers and source notes are smaller."""

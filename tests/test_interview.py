@@ -346,6 +346,19 @@ def test_back_revises_the_answer_and_the_advice_is_recomputed(mini):
     assert interview.session.history.count("scalp.symptoms") == 1
 
 
+def test_an_interview_told_to_revise_a_question_asks_it_next_unless_it_was_answered(mini):
+    """The web's Back survives a reload: the interview rebuilt for the next page is told which
+    question to ask again and asks it next; a question answered meanwhile is not asked again."""
+    interview = Interview(mini)
+    drive_until(interview, "routine", {"scalp.symptoms": "none"})
+    interview.revise("scalp.symptoms")                 # answered: nothing to revise
+    assert interview.revising is None and interview.current().key == "routine"
+    interview.revise("hair.concerns")
+    assert interview.revising == "hair.concerns" and interview.current().key == "hair.concerns"
+    interview.handle("none")
+    assert interview.revising is None and interview.session.answers["hair.concerns"] == ()
+
+
 def test_unknown_is_accepted_and_the_profile_still_loads(mini, tmp_path):
     interview = Interview(mini)
     drive(interview, {"routine": "hair serum"}, default="unknown")

@@ -9,7 +9,6 @@ from conftest import EXAMPLES
 
 from haircare_expert.cli import main
 from haircare_expert.consult.advisor import Advisor
-from haircare_expert.consult.interview.questions import QuestionBook
 from haircare_expert.errors import ExitCode
 from haircare_expert.knowledge.analysis import (
     all_patterns,
@@ -20,6 +19,7 @@ from haircare_expert.knowledge.analysis import (
 )
 from haircare_expert.knowledge.conditions import match_pattern
 from haircare_expert.knowledge.lint import Analysis, lint, lint_rulebook, rule_info, rule_source
+from haircare_expert.knowledge.questions import QuestionBook
 from haircare_expert.knowledge.rulebook import Rulebook
 from haircare_expert.knowledge.ruletest import run_tests
 

@@ -204,7 +204,7 @@ def test_an_older_database_is_migrated_and_a_sqlite_file_backed_up_first(db_url)
     from alembic import command
     from alembic.config import Config
 
-    from haircare_expert.store.repository import MIGRATIONS
+    from haircare_expert.store.database import MIGRATIONS
     engine = create_engine(db_url)
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))

@@ -22,12 +22,12 @@ from typing import Any
 
 from haircare_expert.audit.explain_text import render_text as render_text  # re-exported: the CLI's entry
 from haircare_expert.audit.trace import describe_fact, show_value
+from haircare_expert.audit.wording import join_words
 from haircare_expert.engine.evaluator import MISSING, Failure, TestOutcome, outcomes, why_not
 from haircare_expert.knowledge.analysis import declared_by, rules_concluding
 from haircare_expert.knowledge.conditions import Not, Pattern, Test
 from haircare_expert.knowledge.rulebook import Rule, Rulebook
 from haircare_expert.model import Consultation, Fact, Firing, JsonFields, plain
-from haircare_expert.render.wording import join_words
 
 SCHEMA = "haircare-explanation/1"
 #: How many levels of "this rule could have concluded it, but ..." a why-not follows.

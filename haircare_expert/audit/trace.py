@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from haircare_expert.audit.wording import clean, show_value
+from haircare_expert.audit.wording import describe_fact_for_auditor as describe_fact
+from haircare_expert.audit.wording import origin_words_for_auditor as origin_words
 from haircare_expert.model import Consultation, Fact, JsonFields
-from haircare_expert.render.wording import clean, show_value
-from haircare_expert.render.wording import describe_fact_for_auditor as describe_fact
-from haircare_expert.render.wording import origin_words_for_auditor as origin_words
 
 SCHEMA = "haircare-trace/1"
 

@@ -10,7 +10,9 @@ from __future__ import annotations
 import contextlib
 import datetime as _dt
 import os
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -133,86 +135,129 @@ def interview(resume, client, consultant, session_path, save, output, force, dat
              rules_dirs=rules_dirs, db_hint=db_hint)
 
 
+@dataclass
+class _Run:
+    """What one interview run works with, from the options and then the records."""
+
+    save: str | None
+    output: str | None
+    session_path: str | None
+    rules_dirs: tuple
+    record: Any = None              #: the consultation continued (None until one is started)
+    previous: Any = None            #: the visit a follow-up starts from
+    review: list[str] = field(default_factory=list)   #: the follow-up sections still to review
+
+
 def _run(store, iv, *, resume, client, consultant, session_path, save, output, force, day,
          rules_dirs, db_hint):
-    from haircare_expert.yamlio import read_text
-
-    previous = None                         # the visit a follow-up starts from
-    record = None
-    review: list[str] = []
+    run = _Run(save, output, session_path, rules_dirs)
     by_file = resume is not None and not resume.strip().isdigit()
-    if resume is not None and not by_file:
-        record = store.get(int(resume))
-        remembered = record.targets
-        rules_dirs = rules_dirs or tuple(remembered.get("rules") or ())
-        save = save or remembered.get("save")
-        output = output or remembered.get("output")
-        session_path = session_path or remembered.get("session")
-        review = list(remembered.get("review") or [])
-    elif by_file:                           # a portable session file
-        session_path = resume
-    elif session_path and os.path.lexists(session_path):
-        raise ProfileError(session_path, f"a saved interview is already here; continue it with "
-                                         f"--resume {session_path}, or name another --session FILE")
-    adv = advisor(rules_dirs)
+    _resume_from(store, run, resume, by_file)
+    adv = advisor(run.rules_dirs)
     freeze_compiled()   # a long-lived process: keep the collector off the compiled network
     # the session file is locked before anything is read or written
-    with _locked(session_path) if session_path else contextlib.nullcontext():
-        if by_file:
-            session = iv.Session.parse(read_text(resume, ProfileError), resume, adv.vocabulary)
-            wanted = os.path.realpath(resume)
-            found = next((r for r in store.list() if r.targets.get("session")
-                          and os.path.realpath(r.targets["session"]) == wanted), None)
-            if found is not None:            # the consultation this file belongs to
-                record = store.get(found.id)
-                save = save or record.targets.get("save")
-                output = output or record.targets.get("output")
-        if record is not None:
-            session = iv.Session.from_data(record.session, f"record {record.id}", adv.vocabulary)
-            previous = followup.followed(store, record)
-        elif not by_file:
-            session = iv.Session()
-            if client:
-                previous = followup.last_visit(store, client)
-                session = followup.seeded_session(previous, adv.vocabulary)
+    with _locked(run.session_path) if run.session_path else contextlib.nullcontext():
+        session = _session(store, iv, adv, run, resume if by_file else None, client)
         # an existing --save file is replaced only if this consultation wrote it, or with --force
-        owned = record is not None and _same_file(save, record.targets.get("save"))
-        if save and os.path.lexists(save) and not (force or owned):
-            raise ReportError(save, "a file is already here; the interview does not replace a file "
-                                    "it did not write (give another name, or --force)")
-
-        talk = iv.Interview(adv, session)
-        if record is None or day:
-            talk.preset("client.date", day or _dt.date.today().isoformat())
-        name = consultant or (store.setting("consultant") if record is None else "")
-        if name and name.strip():
-            talk.preset("client.consultant", name.strip()[:200], replace=bool(consultant))
-        if client:
-            talk.preset("client.name", client.strip()[:200])
-        targets = {"save": save, "output": output,
-                   "session": os.path.abspath(session_path) if session_path else None,
-                   "rules": [str(d) for d in rules_dirs]}
-        if record is None:
-            if previous is not None:
-                review = [section for section, _ in talk.review_sections()]
-            targets["review"] = review
-            record = store.start(client=client or "", rules_dirs=rules_dirs, targets=targets,
-                                 follows=previous.id if previous else None, session=session.to_data())
-        state = {"record": record}
-
-        def keep() -> None:
-            from haircare_expert.atomic import write_atomic
-            targets["review"] = review
-            state["record"] = store.save_answers(state["record"].id, talk.session.to_data(),
-                                                 version=state["record"].version, targets=targets)
-            if session_path:
-                write_atomic(session_path, talk.session.dump())
-            if save:  # the profile so far, in the profile format, after every answer too
-                write_atomic(save, iv.dump_profile(talk.session.profile()))
-
-        if not record.finished:
+        owned = run.record is not None and _same_file(run.save, run.record.targets.get("save"))
+        if run.save and os.path.lexists(run.save) and not (force or owned):
+            raise ReportError(run.save, "a file is already here; the interview does not replace a file "
+                                        "it did not write (give another name, or --force)")
+        talk = _interview(store, iv, adv, session, run, day=day, consultant=consultant, client=client)
+        targets = _start(store, talk, run, client)
+        state = {"record": run.record}
+        keep = _keeper(store, iv, talk, run, state, targets)
+        if not run.record.finished:
             keep()
-        _dialogue(store, talk, iv, state, keep, review, previous, save, output, db_hint)
+        _dialogue(store, talk, iv, state, keep, run.review, run.previous, run.save, run.output, db_hint)
+
+
+def _resume_from(store, run: _Run, resume: str | None, by_file: bool) -> None:
+    """``--resume ID``: the consultation, with the files and rules it was started with;
+    ``--resume FILE``: a portable session file. A new interview never takes over a session
+    file that is already there."""
+    if resume is not None and not by_file:
+        run.record = store.get(int(resume))
+        remembered = run.record.targets
+        run.rules_dirs = run.rules_dirs or tuple(remembered.get("rules") or ())
+        run.save = run.save or remembered.get("save")
+        run.output = run.output or remembered.get("output")
+        run.session_path = run.session_path or remembered.get("session")
+        run.review = list(remembered.get("review") or [])
+    elif by_file:
+        run.session_path = resume
+    elif run.session_path and os.path.lexists(run.session_path):
+        raise ProfileError(run.session_path, f"a saved interview is already here; continue it with "
+                                             f"--resume {run.session_path}, or name another --session FILE")
+
+
+def _session(store, iv, adv, run: _Run, session_file: str | None, client: str | None):
+    """The answers to start from: a session file (and the consultation it belongs to), the
+    consultation resumed, the client's last visit for a follow-up, or none."""
+    from haircare_expert.yamlio import read_text
+
+    session = None
+    if session_file is not None:
+        session = iv.Session.parse(read_text(session_file, ProfileError), session_file, adv.vocabulary)
+        wanted = os.path.realpath(session_file)
+        found = next((r for r in store.list() if r.targets.get("session")
+                      and os.path.realpath(r.targets["session"]) == wanted), None)
+        if found is not None:            # the consultation this file belongs to
+            run.record = store.get(found.id)
+            run.save = run.save or run.record.targets.get("save")
+            run.output = run.output or run.record.targets.get("output")
+    if run.record is not None:
+        session = iv.Session.from_data(run.record.session, f"record {run.record.id}", adv.vocabulary)
+        run.previous = followup.followed(store, run.record)
+    elif session_file is None:
+        session = iv.Session()
+        if client:
+            run.previous = followup.last_visit(store, client)
+            session = followup.seeded_session(run.previous, adv.vocabulary)
+    return session
+
+
+def _interview(store, iv, adv, session, run: _Run, *, day, consultant, client):
+    """The interview over ``session``, with the client block the command line gives."""
+    talk = iv.Interview(adv, session)
+    if run.record is None or day:
+        talk.preset("client.date", day or _dt.date.today().isoformat())
+    name = consultant or (store.setting("consultant") if run.record is None else "")
+    if name and name.strip():
+        talk.preset("client.consultant", name.strip()[:200], replace=bool(consultant))
+    if client:
+        talk.preset("client.name", client.strip()[:200])
+    return talk
+
+
+def _start(store, talk, run: _Run, client: str | None) -> dict:
+    """The files and rules to remember with the consultation; a new one is started in the
+    records (a follow-up first reviews every section the last visit answered)."""
+    targets = {"save": run.save, "output": run.output,
+               "session": os.path.abspath(run.session_path) if run.session_path else None,
+               "rules": [str(d) for d in run.rules_dirs]}
+    if run.record is None:
+        if run.previous is not None:
+            run.review = [section for section, _ in talk.review_sections()]
+        targets["review"] = run.review
+        run.record = store.start(client=client or "", rules_dirs=run.rules_dirs, targets=targets,
+                                 follows=run.previous.id if run.previous else None,
+                                 session=talk.session.to_data())
+    return targets
+
+
+def _keeper(store, iv, talk, run: _Run, state: dict, targets: dict):
+    """What saves the interview after every answer: the records, the session file, the profile."""
+    def keep() -> None:
+        from haircare_expert.atomic import write_atomic
+        targets["review"] = run.review
+        state["record"] = store.save_answers(state["record"].id, talk.session.to_data(),
+                                             version=state["record"].version, targets=targets)
+        if run.session_path:
+            write_atomic(run.session_path, talk.session.dump())
+        if run.save:  # the profile so far, in the profile format, after every answer too
+            write_atomic(run.save, iv.dump_profile(talk.session.profile()))
+    return keep
 
 
 #: Makes the console the dialogue talks through (tests swap it for a scripted one).

@@ -34,17 +34,15 @@ import textwrap
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from haircare_expert import yamlio
 from haircare_expert.errors import HaircareError, Location, RuleError, RuleErrors
 from haircare_expert.knowledge.analysis import ANY, Analysis, all_patterns, not_conditions
 from haircare_expert.knowledge.conditions import Not, Pattern, Var
+from haircare_expert.knowledge.questions import Question, QuestionBook
 from haircare_expert.knowledge.rulebook import Declaration, Rule, Rulebook
 from haircare_expert.knowledge.vocabulary import Vocabulary
-
-if TYPE_CHECKING:   # the interview's question book; imported where used (it lives in consult/)
-    from haircare_expert.consult.interview.questions import Question, QuestionBook
 
 ERROR, WARNING = "error", "warning"
 
@@ -155,9 +153,8 @@ def _load_finding(problem: HaircareError) -> Finding:
 
 # -- interview questions (facts/questions.yaml, optional) --------------------------------------
 def load_questions(vocabulary: Vocabulary) -> QuestionBook | None:
-    """The shipped interview questions, read by the interview's own :class:`QuestionBook`, or
+    """The shipped interview questions, read by the :class:`QuestionBook` the interview asks from, or
     None when the package has none (or they do not load: the interview reports that itself)."""
-    from haircare_expert.consult.interview.questions import QuestionBook
     try:
         if not (yamlio.package_files("facts") / "questions.yaml").is_file():
             return None

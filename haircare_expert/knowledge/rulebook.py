@@ -79,62 +79,83 @@ class Rulebook:
         """
         vocabulary = vocabulary or Vocabulary.load()
         problems: list[RuleError] = []
-        folders: list[tuple[str, list[tuple[str, str]]]] = []
-        base = Path(shipped) if shipped else None
-        folders.append(_read_folder(base, "rules", problems))
-        for folder in extra:
-            path = Path(folder)
-            if not path.is_dir():
-                raise NotFoundError(str(path), "rules folder does not exist")
-            folders.append(_read_folder(path, str(path), problems))
-
-        catalogue = None
-        for _label, files in folders:
-            for name, text in files:
-                if Path(name).name == "sources.yaml":
-                    data = _safe_load(text, name, problems)
-                    if data is not None:
-                        catalogue = _parse_sources(data, name, problems, catalogue)
-        if catalogue is None:
-            raise RuleError("rules/sources.yaml", "the source catalogue is missing", code="sources")
-        sources, version = catalogue
-
-        digest = hashlib.sha256()
-        rules: dict[str, Rule] = {}
-        overridden: list[str] = []
-        for index, (label, files) in enumerate(folders):
-            seen_here: dict[str, str] = {}
-            for name, text in files:
-                # the folder's position and the path inside it: not how the folder was spelled
-                relative = _relative(name, label)
-                digest.update(f"{index}:{relative}".encode() + b"\0" + text.encode() + b"\0")
-                if Path(name).name == "sources.yaml":
-                    continue
-                data = _safe_load(text, name, problems)
-                if data is None:
-                    continue
-                for raw in _rule_docs(data, name, problems):
-                    rule = _parse_rule(raw, name, vocabulary, sources, problems)
-                    if rule is None:
-                        continue
-                    if rule.id in seen_here:
-                        problems.append(RuleError(rule.at, f"duplicate rule id {rule.id!r} (also at {seen_here[rule.id]})",
-                                                  code="duplicate-id", rule=rule.id))
-                        continue
-                    seen_here[rule.id] = rule.location
-                    if index > 0:
-                        rule.origin = "override" if rule.id in rules else "custom"
-                        if rule.id in rules:
-                            overridden.append(rule.id)
-                    rules[rule.id] = rule
+        folders = _read_folders(Path(shipped) if shipped else None, extra, problems)
+        sources, version = _catalogue(folders, problems)
+        rules, overridden, fingerprint = _collect_rules(folders, vocabulary, sources, problems)
         ordered = sorted(rules.values(), key=lambda r: r.id)
         _check_variables_and_declares(ordered, vocabulary, problems)
         if not problems:
             _stratify(ordered, problems)
         if problems:
             raise RuleErrors(problems)
-        return cls(ordered, sources, vocabulary, version, "sha256:" + digest.hexdigest(),
+        return cls(ordered, sources, vocabulary, version, fingerprint,
                    [label for label, _ in folders], overridden)
+
+
+#: One rule folder read: its label (``rules`` for the shipped one) and its files (name, text).
+Folder = tuple[str, list[tuple[str, str]]]
+
+
+def _read_folders(base: Path | None, extra: Iterable[str | Path], problems: list) -> list[Folder]:
+    """The shipped folder (or ``base``) and each extra folder, read; a missing extra folder is
+    a NotFoundError."""
+    folders = [_read_folder(base, "rules", problems)]
+    for folder in extra:
+        path = Path(folder)
+        if not path.is_dir():
+            raise NotFoundError(str(path), "rules folder does not exist")
+        folders.append(_read_folder(path, str(path), problems))
+    return folders
+
+
+def _catalogue(folders: list[Folder], problems: list) -> tuple[dict, str]:
+    """The source catalogue and knowledge-base version from the ``sources.yaml`` files (a later
+    folder's entries added to the earlier ones); no catalogue at all is a RuleError."""
+    catalogue = None
+    for _label, files in folders:
+        for name, text in files:
+            if Path(name).name == "sources.yaml":
+                data = _safe_load(text, name, problems)
+                if data is not None:
+                    catalogue = _parse_sources(data, name, problems, catalogue)
+    if catalogue is None:
+        raise RuleError("rules/sources.yaml", "the source catalogue is missing", code="sources")
+    return catalogue
+
+
+def _collect_rules(folders: list[Folder], vocabulary: Vocabulary, sources: dict,
+                   problems: list) -> tuple[dict[str, Rule], list[str], str]:
+    """Every rule of every folder by id (a later folder's rule replaces an earlier one with its
+    id), the ids so replaced, and the fingerprint of every file read."""
+    digest = hashlib.sha256()
+    rules: dict[str, Rule] = {}
+    overridden: list[str] = []
+    for index, (label, files) in enumerate(folders):
+        seen_here: dict[str, str] = {}
+        for name, text in files:
+            # the folder's position and the path inside it: not how the folder was spelled
+            relative = _relative(name, label)
+            digest.update(f"{index}:{relative}".encode() + b"\0" + text.encode() + b"\0")
+            if Path(name).name == "sources.yaml":
+                continue
+            data = _safe_load(text, name, problems)
+            if data is None:
+                continue
+            for raw in _rule_docs(data, name, problems):
+                rule = _parse_rule(raw, name, vocabulary, sources, problems)
+                if rule is None:
+                    continue
+                if rule.id in seen_here:
+                    problems.append(RuleError(rule.at, f"duplicate rule id {rule.id!r} (also at {seen_here[rule.id]})",
+                                              code="duplicate-id", rule=rule.id))
+                    continue
+                seen_here[rule.id] = rule.location
+                if index > 0:
+                    rule.origin = "override" if rule.id in rules else "custom"
+                    if rule.id in rules:
+                        overridden.append(rule.id)
+                rules[rule.id] = rule
+    return rules, overridden, "sha256:" + digest.hexdigest()
 
 
 def _relative(name: str, label: str) -> str:

@@ -53,8 +53,34 @@ class _Problems:
 
 
 def _parse_rule(raw: dict, where: str, vocab: Vocabulary, sources: dict, problems) -> Rule | None:
+    """One rule checked whole (every problem found, in the file's order), or None if it has any."""
     rid = raw.get("id")
     p = _Problems(where, problems, rid if isinstance(rid, str) and ID_RE.match(rid) else "")
+    rid, label, kind, salience = _parse_head(raw, p)
+    when = _parse_when(raw.get("when", []), raw, "when", vocab, p, label)
+    advise, steps, declare, schedule, wash = _parse_then(raw, kind, vocab, p, label)
+    conflict = _parse_conflict(raw.get("conflict"), raw, sources, p, label)
+    srcs = _parse_sources_ref(raw.get("sources") or [], raw, sources, p, label)
+    tags, examples = _parse_tags_and_examples(raw, p, label)
+    because = raw.get("because", "")
+    if p.count:
+        return None
+    rule = Rule(id=rid, title=str(raw["title"]).strip(), kind=kind, when=tuple(when),
+                because=" ".join(str(because).split()), sources=srcs, salience=salience,
+                advise=" ".join(str(advise).split()) if advise else "",
+                steps=tuple(" ".join(s.split()) for s in steps), declare=tuple(declare),
+                schedule=tuple(schedule), wash_day=tuple(wash), conflict=conflict,
+                tags=tuple(tags), examples=dict(examples), file=where, line=raw.line,
+                raw=_plain(raw))
+    if len(rule.variants()) > MAX_VARIANTS:
+        p.add(raw, "when", f"{label}: 'any' expands to {len(rule.variants())} alternatives (at most {MAX_VARIANTS}); use 'in' or 'contains_any' for lists of values")
+        return None
+    return rule
+
+
+def _parse_head(raw: dict, p: _Problems) -> tuple[str, str, Any, int]:
+    """The rule's id, its label in messages (``rule ID``), kind and salience; the keys checked."""
+    rid = raw.get("id")
     if not isinstance(rid, str) or not ID_RE.match(rid):
         p.add(raw, "id" if "id" in raw else None, f"rule id {rid!r} must be kebab-case (a-z, 0-9, -)")
         rid = str(rid)
@@ -72,8 +98,11 @@ def _parse_rule(raw: dict, where: str, vocab: Vocabulary, sources: dict, problem
     if not isinstance(salience, int) or isinstance(salience, bool) or not -1000 <= salience <= 1000:
         p.add(raw, "salience", f"{label}: salience must be a whole number from -1000 to 1000")
         salience = 0
+    return rid, label, kind, salience
 
-    when = _parse_when(raw.get("when", []), raw, "when", vocab, p, label)
+
+def _parse_then(raw: dict, kind: Any, vocab: Vocabulary, p: _Problems, label: str) -> tuple:
+    """``then``: the advice text and steps, the facts declared, the week and wash-day entries."""
     then = raw.get("then") or {}
     if not isinstance(then, dict):
         p.add(raw, "then", f"{label}: 'then' must be a mapping")
@@ -99,8 +128,10 @@ def _parse_rule(raw: dict, where: str, vocab: Vocabulary, sources: dict, problem
         p.add(raw, "then", f"{label}: a derive rule must declare at least one fact")
     schedule = _parse_schedule(then.get("schedule") or [], then, p, label)
     wash = _parse_wash(then.get("wash_day") or [], then, p, label)
-    conflict = _parse_conflict(raw.get("conflict"), raw, sources, p, label)
-    srcs = _parse_sources_ref(raw.get("sources") or [], raw, sources, p, label)
+    return advise, steps, declare, schedule, wash
+
+
+def _parse_tags_and_examples(raw: dict, p: _Problems, label: str) -> tuple[list, dict]:
     tags = raw.get("tags") or []
     if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
         p.add(raw, "tags", f"{label}: tags must be a list of words")
@@ -109,20 +140,7 @@ def _parse_rule(raw: dict, where: str, vocab: Vocabulary, sources: dict, problem
     if not isinstance(examples, dict) or set(examples) - {"fires", "silent", "todo"}:
         p.add(raw, "examples", f"{label}: examples takes 'fires', 'silent' (lists of profiles) and 'todo'")
         examples = {}
-    because = raw.get("because", "")
-    if p.count:
-        return None
-    rule = Rule(id=rid, title=str(raw["title"]).strip(), kind=kind, when=tuple(when),
-                because=" ".join(str(because).split()), sources=srcs, salience=salience,
-                advise=" ".join(str(advise).split()) if advise else "",
-                steps=tuple(" ".join(s.split()) for s in steps), declare=tuple(declare),
-                schedule=tuple(schedule), wash_day=tuple(wash), conflict=conflict,
-                tags=tuple(tags), examples=dict(examples), file=where, line=raw.line,
-                raw=_plain(raw))
-    if len(rule.variants()) > MAX_VARIANTS:
-        p.add(raw, "when", f"{label}: 'any' expands to {len(rule.variants())} alternatives (at most {MAX_VARIANTS}); use 'in' or 'contains_any' for lists of values")
-        return None
-    return rule
+    return tags, examples
 
 
 def _plain(value):

@@ -17,9 +17,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from haircare_expert.audit.wording import clean, join_words
 from haircare_expert.model import Consultation
 from haircare_expert.render.view import NOT_GIVEN, client_publisher, report_view
-from haircare_expert.render.wording import clean, join_words
 
 #: What each plan action asks of the client, as the plan's first word.
 ACTION_LABELS = {"keep": "Keep", "change": "Change", "add": "New", "pause": "Pause", "stop": "Stop",
@@ -89,7 +89,7 @@ def _step(n: int, item: str, action: str, start_week: int, why: str, entry: dict
             "action_label": (ADD_NOT_NEW if action == "add" and not new
                              else ACTION_LABELS.get(action, clean(action).capitalize())),
             "new": new, "start_week": start_week, "when": _when(start_week),
-            "how": how, "how_later": False, "why": why,
+            "how": how, "how_later": "", "why": why,
             "refs": refs, "own_refs": len(entry["advice"].sources) if entry is not None else 0}
 
 
@@ -172,6 +172,13 @@ def _followup(c: Consultation) -> dict | None:
     return {"previous_date": clean(getattr(f, "previous_date", "") or ""), "sections": sections}
 
 
+# What a step says when its how-to waits for the next visit: she already knows how to use a
+# product she keeps (and the changes to how she uses it are steps of their own, so "go on as you
+# do now" would contradict them).
+_LATER = {False: "How to go about it: we will show you at your next visit.",
+          True: "You know this product already; we will go over how you use it at your next visit."}
+
+
 def handout_view(c: Consultation, rulebook=None, defer: int = 0) -> dict[str, Any]:
     """Everything the handout templates show; ``defer`` items wait for the next visit."""
     view = report_view(c, rulebook)
@@ -184,7 +191,7 @@ def handout_view(c: Consultation, rulebook=None, defer: int = 0) -> dict[str, An
     later: list[str] = []
     for what, step in deferrable[:max(0, defer)]:
         if what == "how":
-            step["how"], step["how_later"] = [], True
+            step["how"], step["how_later"] = [], _LATER[step["action"] == "keep"]
         else:
             step["later"] = True
     kept = [s for s in steps if not s.get("later")]

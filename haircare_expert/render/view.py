@@ -9,19 +9,19 @@ base, the disclaimer and an audit appendix. The templates only lay it out; every
 from __future__ import annotations
 
 import functools
+from dataclasses import dataclass
 from typing import Any
 
+from haircare_expert.audit.wording import clean, join_words
 from haircare_expert.consult.schedule import calendar_notes, wash_days
 from haircare_expert.knowledge.analysis import declared_by, firings_of
 from haircare_expert.knowledge.conditions import Pattern, Var
 from haircare_expert.model import UNKNOWN, WEEKDAYS, Advice, Consultation, Fact, Firing
 from haircare_expert.render.wording import (  # noqa: F401  (re-exported: the old home of these names)
     FIELD_LABELS,
-    clean,
     describe_fact,
     field_label,
     field_value,
-    join_words,
     label,
     origin_words,
     words,
@@ -248,42 +248,110 @@ def report_view(c: Consultation, rulebook=None) -> dict:
     rules = getattr(rulebook, "by_id", {}) or {}
     vocabulary = getattr(rulebook, "vocabulary", None)
     sources = _Sources(rulebook)
+    blocks = _advice_blocks(c, rules, sources)
+    kb = dict(c.knowledge_base)
+    fingerprint = str(kb.get("fingerprint", ""))
+    custom = kb.get("custom") or {}
+    conflicts = _conflicts(c, sources)
+    client = {k: (clean(c.client.get(k) or "") or NOT_GIVEN) for k in ("name", "consultant", "date")}
+    return {
+        "c": c,
+        "client": client,
+        "told": _told(c.facts, vocabulary),
+        "kb": {"version": kb.get("version", ""), "fingerprint": fingerprint,
+               "short_fingerprint": fingerprint[:19], "rules": kb.get("rules", 0),
+               "custom": bool(custom), "custom_lines": _custom_lines(custom)},
+        "summary": _summary(c, vocabulary),
+        "alerts": blocks.alerts,
+        "recommendations": blocks.recommendations,
+        "other_howtos": blocks.other_howtos,
+        "timing": blocks.timing,
+        "notes": blocks.notes,
+        "printed": blocks.printed,
+        **_week(c, rules),
+        "plan": [{"step": p.step, "action": clean(p.action), "item": clean(p.item),
+                  "start_week": p.start_week, "new": p.new, "rule": clean(p.rule), "why": clean(p.why)}
+                 for p in sorted(c.plan, key=lambda p: p.step)],
+        "wash_day_order": list(c.wash_day_order),
+        "conflicts": conflicts,
+        "cited_sources": sources.listing(),
+        "disclaimer": " ".join(clean(n["text"]) for n in blocks.disclaimer_notes) or shipped_disclaimer(),
+        "headings": KIND_HEADINGS,
+    }
+
+
+@dataclass
+class _Blocks:
+    """The advice as printed: by section, and in one numbered order."""
+
+    alerts: list[dict]
+    recommendations: list[dict]         #: each with the how-to advice that goes with it
+    other_howtos: list[dict]
+    timing: list[dict]
+    notes: list[dict]
+    disclaimer_notes: list[dict]        #: printed as the disclaimer, not as notes
+    printed: list[dict]
+
+
+def _advice_blocks(c: Consultation, rules: dict, sources: _Sources) -> _Blocks:
+    """Every advice line as a block, sorted into its section and numbered in printed order."""
     facts = {f.id: f for f in c.facts}
-    by_key = {f.key(): f.id for f in c.facts}
-
     chain = _Chain(facts, c.trace, rules)
+    entries = {id(a): _entry(a, c, rules, facts, sources, chain) for a in c.advice}
 
-    # -- advice entries, numbered in the order they are printed --------------------------
-    def entry(a: Advice) -> dict:
-        rule = rules.get(a.rule)
-        firings = firings_of(c.trace, a.rule, a.matched_facts)
-        matched: list[str] = []
-        seen: list[str] = []
-        for firing in firings:
-            for fid, only in zip(firing.facts, _tested_fields(rule, firing)):
-                if fid in seen or fid not in facts:
-                    continue
-                seen.append(fid)
-                matched.append(describe_fact(facts[fid], only))
-        origin = getattr(rule, "origin", "shipped")
-        return {"n": 0, "kind": a.kind, "label": KIND_LABELS.get(a.kind, a.kind),
-                "rule": a.rule, "title": a.title, "text": a.text, "steps": list(a.steps),
-                "because": a.because, "sources": [sources.ref(s) for s in a.sources],
-                "source_groups": sources.grouped(a.sources), "answers": chain.answers(seen),
-                "matched": matched, "origin": origin,
-                "origin_note": {"custom": "custom rule", "override": "custom rule replacing a shipped one"}.get(origin, ""),
-                "howtos": [], "shown_as": "", "advice": a}
+    def of_kind(*kinds: str) -> list[dict]:
+        return [entries[id(a)] for a in c.advice if a.kind in kinds]
 
-    entries = {id(a): entry(a) for a in c.advice}
-    alerts = [entries[id(a)] for a in c.advice if a.kind in ("referral", "warning")]
-    recs = [entries[id(a)] for a in c.advice if a.kind == "recommendation"]
-    howtos = [entries[id(a)] for a in c.advice if a.kind == "how-to"]
-    timing = [entries[id(a)] for a in c.advice if a.kind == "schedule"]
-    notes = [entries[id(a)] for a in c.advice if a.kind == "note"]
+    alerts, recs, howtos = of_kind("referral", "warning"), of_kind("recommendation"), of_kind("how-to")
     # Known kinds only above; anything else (a future kind) is printed with the notes.
-    notes += [entries[id(a)] for a in c.advice if a.kind not in KIND_LABELS]
+    notes = of_kind("note") + [entries[id(a)] for a in c.advice if a.kind not in KIND_LABELS]
+    other_howtos = _pair_howtos(c, recs, howtos, facts, rules)
+    # Notes tagged `disclaimer` are folded into the disclaimer printed at the end (without the
+    # rulebook, the shipped disclaimer rule is known by its id).
+    disclaimer_notes = [n for n in notes if "disclaimer" in getattr(rules.get(n["rule"]), "tags", ())
+                        or (not rules and n["rule"] == "cosmetic-advice-disclaimer")]
+    notes = [n for n in notes if n not in disclaimer_notes]
+    for n in disclaimer_notes:
+        n["shown_as"] = "printed as the disclaimer"
+    timing = of_kind("schedule")
+    printed = list(alerts)
+    for rec in recs:
+        printed.append(rec)
+        printed.extend(rec["howtos"])
+    printed += other_howtos + timing + notes + disclaimer_notes
+    for number, e in enumerate(printed, 1):
+        e["n"] = number
+    return _Blocks(alerts, recs, other_howtos, timing, notes, disclaimer_notes, printed)
 
-    # Pair each recommendation with the how-to advice that matched the fact it declared.
+
+def _entry(a: Advice, c: Consultation, rules: dict, facts: dict[str, Fact], sources: _Sources,
+           chain: _Chain) -> dict:
+    """One advice line with its rule, the facts it matched in words, the client answers behind
+    them and its sources (numbered later, in the order it is printed)."""
+    rule = rules.get(a.rule)
+    matched: list[str] = []
+    seen: list[str] = []
+    for firing in firings_of(c.trace, a.rule, a.matched_facts):
+        for fid, only in zip(firing.facts, _tested_fields(rule, firing)):
+            if fid in seen or fid not in facts:
+                continue
+            seen.append(fid)
+            matched.append(describe_fact(facts[fid], only))
+    origin = getattr(rule, "origin", "shipped")
+    return {"n": 0, "kind": a.kind, "label": KIND_LABELS.get(a.kind, a.kind),
+            "rule": a.rule, "title": a.title, "text": a.text, "steps": list(a.steps),
+            "because": a.because, "sources": [sources.ref(s) for s in a.sources],
+            "source_groups": sources.grouped(a.sources), "answers": chain.answers(seen),
+            "matched": matched, "origin": origin,
+            "origin_note": {"custom": "custom rule", "override": "custom rule replacing a shipped one"}.get(origin, ""),
+            "howtos": [], "shown_as": "", "advice": a}
+
+
+def _pair_howtos(c: Consultation, recs: list[dict], howtos: list[dict], facts: dict[str, Fact],
+                 rules: dict) -> list[dict]:
+    """Pair each recommendation with the how-to advice that matched the fact it declared;
+    return the how-to advice paired with none."""
+    by_key = {f.key(): f.id for f in c.facts}
     claimed: set[int] = set()
     for rec in recs:
         a = rec["advice"]
@@ -296,27 +364,11 @@ def report_view(c: Consultation, rulebook=None) -> dict:
             if declared & set(how["advice"].matched_facts):
                 rec["howtos"].append(how)
                 claimed.add(id(how))
-    other_howtos = [h for h in howtos if id(h) not in claimed]
+    return [h for h in howtos if id(h) not in claimed]
 
-    # Notes tagged `disclaimer` are folded into the disclaimer printed at the end (without the
-    # rulebook, the shipped disclaimer rule is known by its id).
-    disclaimer_notes = [n for n in notes if "disclaimer" in getattr(rules.get(n["rule"]), "tags", ())
-                        or (not rules and n["rule"] == "cosmetic-advice-disclaimer")]
-    notes = [n for n in notes if n not in disclaimer_notes]
-    for n in disclaimer_notes:
-        n["shown_as"] = "printed as the disclaimer"
 
-    printed: list[dict] = []
-    for e in alerts:
-        printed.append(e)
-    for rec in recs:
-        printed.append(rec)
-        printed.extend(rec["howtos"])
-    printed += other_howtos + timing + notes + disclaimer_notes
-    for number, e in enumerate(printed, 1):
-        e["n"] = number
-
-    # -- summary ----------------------------------------------------------------------------
+def _summary(c: Consultation, vocabulary) -> list[str]:
+    """The report's opening lines: what was found, what was missing, what the report holds."""
     findings: dict[str, list[str]] = {}
     for fact in c.facts:
         if fact.type in FINDING_TYPES:
@@ -346,8 +398,12 @@ def report_view(c: Consultation, rulebook=None) -> dict:
             counts.append(f"{n} {one if n == 1 else many}")
     if counts:
         summary.append("This report has " + join_words(counts) + ".")
+    return summary
 
-    # -- week -------------------------------------------------------------------------------
+
+def _week(c: Consultation, rules: dict) -> dict:
+    """The week: each day with what to use and whether it is a wash day, and the notes on what
+    the week could not place."""
     habits = next((f for f in c.facts if f.type == "habits"), None)
     washes = habits.fields.get("washes_per_week") if habits else None
     heat = habits.fields.get("heat_styling_per_week") if habits else None
@@ -356,65 +412,39 @@ def report_view(c: Consultation, rulebook=None) -> dict:
     week = [{"key": d, "name": DAY_NAMES[d], "short": DAY_NAMES[d][:3],
              "items": list(c.schedule.get(d, [])), "wash": i in wash}
             for i, d in enumerate(WEEKDAYS)]
-    has_schedule = any(c.schedule.get(d) for d in WEEKDAYS)
     if known:
         wash_note = f"Wash days are spread over the week for {washes} wash{'es' if washes != 1 else ''} a week."
     else:
         wash_note = "You did not say how often you wash, so no wash days are marked."
     # What the week could not place (its days depend on a count the client did not give).
     entries = [entry for firing in c.trace for entry in getattr(rules.get(firing.rule), "schedule", ())]
-    week_notes = calendar_notes(entries, washes, heat)
+    return {"week": week, "has_schedule": any(c.schedule.get(d) for d in WEEKDAYS),
+            "wash_note": wash_note, "wash_known": known,
+            "week_notes": calendar_notes(entries, washes, heat)}
 
-    # -- knowledge base ---------------------------------------------------------------------
-    kb = dict(c.knowledge_base)
-    custom_lines = []
-    custom = kb.get("custom") or {}
+
+def _custom_lines(custom: dict) -> list[str]:
+    """The custom rule folders behind a consultation, and what they added or replaced."""
+    lines = []
     if custom:
         folders = custom.get("folders") or []
         if folders:
-            custom_lines.append("Custom rule folder(s): " + ", ".join(map(str, folders)) + ".")
+            lines.append("Custom rule folder(s): " + ", ".join(map(str, folders)) + ".")
         if custom.get("added"):
-            custom_lines.append("Rules added by the custom folder(s): " + ", ".join(custom["added"]) + ".")
+            lines.append("Rules added by the custom folder(s): " + ", ".join(custom["added"]) + ".")
         if custom.get("overrides"):
-            custom_lines.append("Shipped rules replaced by custom ones: " + ", ".join(custom["overrides"]) + ".")
-    fingerprint = str(kb.get("fingerprint", ""))
+            lines.append("Shipped rules replaced by custom ones: " + ", ".join(custom["overrides"]) + ".")
+    return lines
 
-    conflicts = [{"topic": x.topic, "sources": [sources.title(s) for s in x.sources],
-                  "source_ids": list(x.sources), "resolution": x.resolution, "rule": x.rule}
-                 for x in c.conflicts]
+
+def _conflicts(c: Consultation, sources: _Sources) -> list[dict]:
+    """Where the sources disagree and how the rules settle it (their sources count as cited)."""
     for x in c.conflicts:
         for sid in x.sources:
             sources.cited.setdefault(sid, sources.catalogue.get(sid))
-
-    client = {k: (clean(c.client.get(k) or "") or NOT_GIVEN) for k in ("name", "consultant", "date")}
-    return {
-        "c": c,
-        "client": client,
-        "told": _told(c.facts, vocabulary),
-        "kb": {"version": kb.get("version", ""), "fingerprint": fingerprint,
-               "short_fingerprint": fingerprint[:19], "rules": kb.get("rules", 0),
-               "custom": bool(custom), "custom_lines": custom_lines},
-        "summary": summary,
-        "alerts": alerts,
-        "recommendations": recs,
-        "other_howtos": other_howtos,
-        "timing": timing,
-        "notes": notes,
-        "printed": printed,
-        "week": week,
-        "has_schedule": has_schedule,
-        "wash_note": wash_note,
-        "wash_known": known,
-        "week_notes": week_notes,
-        "plan": [{"step": p.step, "action": clean(p.action), "item": clean(p.item),
-                  "start_week": p.start_week, "new": p.new, "rule": clean(p.rule), "why": clean(p.why)}
-                 for p in sorted(c.plan, key=lambda p: p.step)],
-        "wash_day_order": list(c.wash_day_order),
-        "conflicts": conflicts,
-        "cited_sources": sources.listing(),
-        "disclaimer": " ".join(clean(n["text"]) for n in disclaimer_notes) or shipped_disclaimer(),
-        "headings": KIND_HEADINGS,
-    }
+    return [{"topic": x.topic, "sources": [sources.title(s) for s in x.sources],
+             "source_ids": list(x.sources), "resolution": x.resolution, "rule": x.rule}
+            for x in c.conflicts]
 
 
 @functools.lru_cache(maxsize=1)

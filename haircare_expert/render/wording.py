@@ -1,48 +1,27 @@
-"""Words: how facts, values, origins and client text are written, for every report and tool.
+"""Words: how facts, values and origins are written for the reader of a report.
 
 One place for each idea (issue 14):
 
-- :func:`clean` makes any client-given text safe to print on one line in every format (control
-  characters, escape sequences and bidi overrides cannot forge lines or reorder the page);
+- :func:`clean` (client text made safe to print), :func:`escape_json_text` and
+  :func:`join_words` live in :mod:`haircare_expert.audit.wording`, the lowest stage that prints
+  client text, and are imported from there (render may import audit, not the reverse);
 - :func:`words`, :func:`field_value`, :func:`field_label` write fact values and fields in words;
-- :func:`describe_fact` / :func:`origin_words` come in two deliberate wordings: for the client
-  and the consultant's record (``scalp symptoms: flaking (your answer: scalp)``) and for the
-  auditor's trace (``scalp: symptoms=[flaking]``, ``client's answer, profile:scalp``), named by
-  audience;
+- :func:`describe_fact` / :func:`origin_words` come in two deliberate wordings: here for the
+  client and the consultant's record (``scalp symptoms: flaking (your answer: scalp)``), and in
+  :mod:`haircare_expert.audit.wording` for the auditor's trace (``scalp: symptoms=[flaking]``,
+  ``client's answer, profile:scalp``);
 - :func:`text_table` is the one plain-text table drawer (the week, the product comparison).
 """
 from __future__ import annotations
 
-import re
 import textwrap
 from typing import Any
 
+from haircare_expert.audit.wording import clean
+from haircare_expert.audit.wording import (
+    escape_json_text as escape_json_text,  # re-exported: formats reads it here
+)
 from haircare_expert.model import UNKNOWN, Fact
-
-# -- client text: one line, nothing that can forge lines or reorder text ---------------------
-
-#: Characters that break a line (they become a space: a name stays on one line).
-_LINE_BREAKS = re.compile("[\n\r\t\v\f\x85\u2028\u2029]+")
-#: Other control characters (C0, DEL, C1: NUL, ESC, BEL...), bidi embeddings, overrides and
-#: isolates, and the byte-order mark: dropped (they reorder or hide text, or drive terminals).
-_INVISIBLE = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
-#: The same characters as JSON escapes (the audit record keeps the value, made visible and inert).
-_JSON_UNSAFE = re.compile("[\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\ufeff\u2028\u2029]")
-
-
-def clean(value: Any) -> str:
-    """Client-given text made safe to print on one line in any report: line breaks become
-    spaces, other control characters and bidi overrides are dropped, runs of space collapse."""
-    text = _LINE_BREAKS.sub(" ", str(value))
-    text = _INVISIBLE.sub("", text)
-    return " ".join(text.split())
-
-
-def escape_json_text(text: str) -> str:
-    """JSON text with the characters :func:`clean` drops written as ``\\uXXXX`` escapes (JSON
-    already escapes C0 controls): the record keeps every value, and no terminal acts on it."""
-    return _JSON_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
-
 
 # -- values and fields in words -----------------------------------------------------------------
 
@@ -115,14 +94,6 @@ def field_path(origin: str) -> str:
     return origin[len("profile:"):] if origin.startswith("profile:") else origin
 
 
-def join_words(items, last: str = "and") -> str:
-    """``a, b and c`` (or ``a, b or c`` with ``last="or"``)."""
-    items = [str(item) for item in items]
-    if len(items) <= 1:
-        return "".join(items)
-    return ", ".join(items[:-1]) + f" {last} " + items[-1]
-
-
 # -- facts and where they came from: the reader's wording (client and consultant's record) ------
 
 def origin_words(origin: str) -> str:
@@ -160,32 +131,6 @@ def describe_fact(fact: Fact, only: set[str] | None = None) -> str:
     else:
         text = fact.type.replace("-", " ")
     return f"{text} ({origin_words(fact.origin)})"
-
-
-# -- the auditor's wording (haircare trace, explain): exact values and paths ---------------------
-
-def show_value(value: Any) -> str:
-    """A fact value as the auditor reads it: lists in brackets, booleans as true/false."""
-    if isinstance(value, tuple):
-        return "[" + ", ".join(clean(v) for v in value) + "]"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return clean(value)
-
-
-def describe_fact_for_auditor(fact: Fact) -> str:
-    """A short exact description of a fact: ``scalp: symptoms=[flaking, itching]``."""
-    fields = ", ".join(f"{k}={show_value(v)}" for k, v in fact.fields.items())
-    return f"{fact.type}: {fields}" if fields else f"{fact.type} (no answers)"
-
-
-def origin_words_for_auditor(origin: str) -> str:
-    """Where a fact came from, with its exact profile path: ``client's answer, profile:scalp``."""
-    if origin.startswith("profile:"):
-        return f"client's answer, {origin}"
-    if origin.startswith("rule:"):
-        return f"concluded by rule {origin[5:]}"
-    return origin
 
 
 # -- plain-text tables -------------------------------------------------------------------------

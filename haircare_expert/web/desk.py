@@ -15,8 +15,8 @@ from dataclasses import dataclass
 
 from haircare_expert.consult import followup
 from haircare_expert.consult import interview as iv
-from haircare_expert.consult.interview.questions import PRODUCTS_KEY
 from haircare_expert.errors import ProfileError
+from haircare_expert.knowledge.questions import PRODUCTS_KEY
 from haircare_expert.model import Consultation
 
 #: How many interviews (one per record version) are kept built between requests.
@@ -250,10 +250,9 @@ class Desk:
     @staticmethod
     def revising(visit: Visit, key: str | None) -> None:
         """Ask ``key`` again next (after Back; the key travels in the page's address, so a reload
-        or a restart keeps it). The interview keeps this in ``_revise``, as its own back() does."""
-        if key and key not in visit.talk.session.answers and visit.talk._revise != key:
-            visit.talk._revise = key
-            visit.talk._changed()
+        or a restart keeps it)."""
+        if key:
+            visit.talk.revise(key)
 
 
 def changes(before: Consultation, after: Consultation) -> Change:

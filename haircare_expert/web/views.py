@@ -19,8 +19,8 @@ from flask import (
 
 from haircare_expert.consult import interview as iv
 from haircare_expert.consult.followup import followed
-from haircare_expert.consult.interview.questions import PRODUCTS_KEY, words
 from haircare_expert.errors import ProfileError
+from haircare_expert.knowledge.questions import PRODUCTS_KEY, words
 from haircare_expert.web import security
 from haircare_expert.web.app import csrf_token, desk, safe_next
 from haircare_expert.web.desk import Change, today
@@ -317,7 +317,7 @@ def back(visit, record_id: int):
     if reply.kind != "back":
         flash(" ".join(reply.lines), "note")
         return redirect(url_for("web.question", record_id=record_id))
-    return redirect(url_for("web.question", record_id=record_id, revise=visit.talk._revise))
+    return redirect(url_for("web.question", record_id=record_id, revise=visit.talk.revising))
 
 
 # -- review ----------------------------------------------------------------------------------------------

@@ -5,14 +5,14 @@ import datetime as _dt
 import re
 from typing import Any
 
-from haircare_expert.consult.interview.questions import (
+from haircare_expert.errors import ProfileError
+from haircare_expert.knowledge.questions import (
     _NO,
     _YES,
     COMMANDS,
     NONE_WORDS,
     Question,
 )
-from haircare_expert.errors import ProfileError
 from haircare_expert.model import UNKNOWN
 
 

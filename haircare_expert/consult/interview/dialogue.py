@@ -8,16 +8,16 @@ from typing import Any
 from haircare_expert.consult.advisor import assemble, render_text
 from haircare_expert.consult.interview.answers import command_of, hint, parse_answer
 from haircare_expert.consult.interview.planner import Plan, Planner
-from haircare_expert.consult.interview.questions import (
+from haircare_expert.consult.interview.session import Session
+from haircare_expert.errors import ProfileError
+from haircare_expert.knowledge.conditions import Var
+from haircare_expert.knowledge.questions import (
     _PLACEHOLDER_RE,
     PRODUCTS_KEY,
     QuestionBook,
     Slot,
     words,
 )
-from haircare_expert.consult.interview.session import Session
-from haircare_expert.errors import ProfileError
-from haircare_expert.knowledge.conditions import Var
 from haircare_expert.knowledge.rulebook import Rule
 from haircare_expert.model import ADVICE_KINDS, Consultation
 
@@ -80,6 +80,18 @@ class Interview:
             _, facts, trace = self.run()
             self._plan = self.planner.plan_run(self.session, facts, trace)
         return self._plan
+
+    @property
+    def revising(self) -> str | None:
+        """The question ``back`` took away, asked again next (None when there is none)."""
+        return self._revise
+
+    def revise(self, key: str) -> None:
+        """Ask ``key`` again next, as after ``back``: for a shell that keeps the key elsewhere
+        (the web keeps it in the page's address). A key answered meanwhile is left alone."""
+        if key not in self.session.answers and self._revise != key:
+            self._revise = key
+            self._changed()
 
     def current(self) -> Slot | None:
         """The question to ask now (None when nothing left can change the advice)."""

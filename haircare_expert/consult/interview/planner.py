@@ -17,10 +17,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from haircare_expert.consult.interview.questions import PRODUCTS_KEY, QuestionBook, Slot
 from haircare_expert.consult.interview.session import Session
 from haircare_expert.knowledge.analysis import could_conclude, declared_by, producers
 from haircare_expert.knowledge.conditions import Not, Pattern, Var, match_pattern
+from haircare_expert.knowledge.questions import PRODUCTS_KEY, QuestionBook, Slot
 from haircare_expert.knowledge.rulebook import Rule, Rulebook
 from haircare_expert.knowledge.vocabulary import Vocabulary
 from haircare_expert.model import ADVICE_KINDS, Consultation, Fact, Firing

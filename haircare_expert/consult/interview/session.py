@@ -7,13 +7,13 @@ from typing import Any
 import yaml
 
 from haircare_expert import yamlio
-from haircare_expert.consult.interview.questions import (
+from haircare_expert.errors import ProfileError
+from haircare_expert.knowledge.questions import (
     _KEY_RE,
     PRODUCTS_KEY,
     SECTION_ORDER,
     SESSION_SCHEMA,
 )
-from haircare_expert.errors import ProfileError
 from haircare_expert.knowledge.vocabulary import CLIENT_FIELDS, Vocabulary
 from haircare_expert.model import UNKNOWN, plain
 
@@ -116,65 +116,17 @@ class Session:
     def from_data(cls, data: Any, where: str, vocabulary: Vocabulary) -> Session:
         """A session from :meth:`to_data`'s data (or a parsed session file), checked against the
         vocabulary; a malformed one is a ProfileError naming ``where`` (with the line in a file)."""
-        def at(mapping, key) -> str:
-            return f"{where}:{mapping.line_of(key)}" if isinstance(mapping, yamlio.LineDict) else where
-
-        if not isinstance(data, dict) or data.get("schema") != SESSION_SCHEMA:
-            if isinstance(data, yamlio.LineDict):
-                line = at(data, "schema")
-            else:           # plain data names no line; a file whose top is not a mapping: line 1
-                line = where if isinstance(data, dict) else f"{where}:1"
-            raise ProfileError(line, f"not an interview session (expected 'schema: {SESSION_SCHEMA}')")
-        for key in data:
-            if key not in ("schema", "profile", "interview"):
-                raise ProfileError(at(data, key), f"unknown key {key!r}; allowed: schema, profile, interview")
-        profile = data.get("profile") or yamlio.LineDict()
-        client, facts = vocabulary.profile_facts(profile, where)
+        _check_top(data, where)
         session = cls()
-        for name, value in client.items():
-            session.answers[f"client.{name}"] = value
-        for fact in facts:
-            ftype = vocabulary.types[fact.type]
-            if ftype.list_field:
-                session.answers[ftype.section] = fact.fields[ftype.list_field]
-            elif ftype.many:
-                prefix = f"{ftype.section}[{fact.fields['entry']}]."
-                for name, value in fact.fields.items():
-                    if name not in ("entry", "product"):
-                        session.answers[prefix + name] = value
-            else:
-                for name, value in fact.fields.items():
-                    session.answers[f"{ftype.section}.{name}"] = value
-        if isinstance(profile, dict) and isinstance(profile.get("routine"), list):
-            entries = sorted((f for f in facts if f.type == "uses"), key=lambda f: f.fields["entry"])
-            session.answers[PRODUCTS_KEY] = tuple(f.fields.get("product") for f in entries)
-
+        session.answers = _profile_answers(data.get("profile") or yamlio.LineDict(), where, vocabulary)
         state = data.get("interview") or yamlio.LineDict()
         if not isinstance(state, dict):
-            raise ProfileError(at(data, "interview"), "interview: expected a mapping with 'asked' and 'finished'")
-        asked = state.get("asked") or []
-        at_asked = at(state, "asked")
-        if not isinstance(asked, list) or not all(isinstance(k, str) for k in asked):
-            raise ProfileError(at_asked, "interview.asked: expected a list of question keys")
+            raise ProfileError(_at(where, data, "interview"),
+                               "interview: expected a mapping with 'asked' and 'finished'")
+        history = _asked(state, where, session.answers)
         finished = state.get("finished", False)
         if not isinstance(finished, bool):
-            raise ProfileError(at(state, "finished"), "interview.finished: expected true or false")
-        history: list[str] = []
-        for index, key in enumerate(asked):
-            line = (f"{at_asked.rsplit(':', 1)[0]}:{int(at_asked.rsplit(':', 1)[1]) + 1 + index}"
-                    if at_asked != where else where)
-            if not _KEY_RE.match(key) or key in history:
-                raise ProfileError(line, f"interview.asked: {key!r} is not a question key or is listed twice")
-            if key not in session.answers:
-                if key.startswith("client."):
-                    session.answers[key] = ""
-                elif key == PRODUCTS_KEY:
-                    session.answers[key] = UNKNOWN
-                else:
-                    raise ProfileError(line, f"interview.asked: {key} was answered but the profile has no answer for it")
-            if key.startswith("routine[") and PRODUCTS_KEY not in history:
-                raise ProfileError(line, f"interview.asked: {key} comes before the products were asked")
-            history.append(key)
+            raise ProfileError(_at(where, state, "finished"), "interview.finished: expected true or false")
         # answers in the profile that the history does not list (a profile edited by hand, or a
         # plain profile) count as given before the interview started
         given = [k for k in sorted(session.answers, key=_key_order) if k not in history]
@@ -182,9 +134,75 @@ class Session:
         session.finished = finished
         preset = state.get("preset") or []
         if not isinstance(preset, list) or not all(isinstance(k, str) and k in session.history for k in preset):
-            raise ProfileError(at(state, "preset"), "interview.preset: expected a list of answered question keys")
+            raise ProfileError(_at(where, state, "preset"), "interview.preset: expected a list of answered question keys")
         session.preset = list(dict.fromkeys(preset))
         return session
+
+
+def _at(where: str, mapping: Any, key: str) -> str:
+    """``where:line`` of ``key`` in a mapping read from a file; plain data names no line."""
+    return f"{where}:{mapping.line_of(key)}" if isinstance(mapping, yamlio.LineDict) else where
+
+
+def _check_top(data: Any, where: str) -> None:
+    """A session's top: a mapping with this ``schema`` and only the keys a session has."""
+    if not isinstance(data, dict) or data.get("schema") != SESSION_SCHEMA:
+        if isinstance(data, yamlio.LineDict):
+            line = _at(where, data, "schema")
+        else:           # plain data names no line; a file whose top is not a mapping: line 1
+            line = where if isinstance(data, dict) else f"{where}:1"
+        raise ProfileError(line, f"not an interview session (expected 'schema: {SESSION_SCHEMA}')")
+    for key in data:
+        if key not in ("schema", "profile", "interview"):
+            raise ProfileError(_at(where, data, key), f"unknown key {key!r}; allowed: schema, profile, interview")
+
+
+def _profile_answers(profile: Any, where: str, vocabulary: Vocabulary) -> dict[str, Any]:
+    """The session's profile, checked by the vocabulary, as answers keyed by profile path."""
+    client, facts = vocabulary.profile_facts(profile, where)
+    answers: dict[str, Any] = {f"client.{name}": value for name, value in client.items()}
+    for fact in facts:
+        ftype = vocabulary.types[fact.type]
+        if ftype.list_field:
+            answers[ftype.section] = fact.fields[ftype.list_field]
+        elif ftype.many:
+            prefix = f"{ftype.section}[{fact.fields['entry']}]."
+            for name, value in fact.fields.items():
+                if name not in ("entry", "product"):
+                    answers[prefix + name] = value
+        else:
+            for name, value in fact.fields.items():
+                answers[f"{ftype.section}.{name}"] = value
+    if isinstance(profile, dict) and isinstance(profile.get("routine"), list):
+        entries = sorted((f for f in facts if f.type == "uses"), key=lambda f: f.fields["entry"])
+        answers[PRODUCTS_KEY] = tuple(f.fields.get("product") for f in entries)
+    return answers
+
+
+def _asked(state: dict, where: str, answers: dict[str, Any]) -> list[str]:
+    """``interview.asked``: the question keys in the order they were answered, each checked
+    against the answers (a client field or the products asked but left empty is filled in)."""
+    asked = state.get("asked") or []
+    at_asked = _at(where, state, "asked")
+    if not isinstance(asked, list) or not all(isinstance(k, str) for k in asked):
+        raise ProfileError(at_asked, "interview.asked: expected a list of question keys")
+    history: list[str] = []
+    for index, key in enumerate(asked):
+        line = (f"{at_asked.rsplit(':', 1)[0]}:{int(at_asked.rsplit(':', 1)[1]) + 1 + index}"
+                if at_asked != where else where)
+        if not _KEY_RE.match(key) or key in history:
+            raise ProfileError(line, f"interview.asked: {key!r} is not a question key or is listed twice")
+        if key not in answers:
+            if key.startswith("client."):
+                answers[key] = ""
+            elif key == PRODUCTS_KEY:
+                answers[key] = UNKNOWN
+            else:
+                raise ProfileError(line, f"interview.asked: {key} was answered but the profile has no answer for it")
+        if key.startswith("routine[") and PRODUCTS_KEY not in history:
+            raise ProfileError(line, f"interview.asked: {key} comes before the products were asked")
+        history.append(key)
+    return history
 
 
 def _key_order(key: str) -> tuple:
