@@ -421,8 +421,16 @@ class Walk:
         return known
 
     def _input(self, index: int, ftype, reads: set) -> tuple[bool, set]:
+        """Whether a fact of an input type can still match pattern ``index``, and the answers
+        that decide it (worked out once a walk for patterns alike)."""
         tested, checks, reading, bare = self.rules.checks[index]
         reads.update(reading)
+        known = self.inputs.get(index)
+        if known is None:
+            known = self.inputs[index] = self._input_now(ftype, tested, checks, bare)
+        return known
+
+    def _input_now(self, ftype, tested: list, checks: list, bare: bool) -> tuple[bool, set]:
         if ftype.many:
             products = self.answers.get(PRODUCTS_KEY)
             if products is None:            # entries not known yet: the products question decides
