@@ -38,7 +38,7 @@ from haircare_expert.engine.rete import (
     rule_of,
 )
 from haircare_expert.errors import EngineError, RuleErrors
-from haircare_expert.knowledge.conditions import Pattern, Var
+from haircare_expert.knowledge.conditions import AnyOf, Not, Pattern, Var
 from haircare_expert.knowledge.rulebook import Rule, Rulebook
 from haircare_expert.model import Fact, Firing
 
@@ -89,6 +89,18 @@ def _pattern(pattern: Pattern, bind: str | None):
     return (getattr(AS, bind) << fact) if bind else fact
 
 
+def _patterns(condition):
+    """Every pattern in ``condition`` (a pattern, a negation, an ``any``), nested ones too."""
+    if isinstance(condition, Pattern):
+        yield condition
+    elif isinstance(condition, Not):
+        yield from condition.body
+    elif isinstance(condition, AnyOf):
+        for alternative in condition.alternatives:
+            for part in alternative:
+                yield from _patterns(part)
+
+
 def _key(type_name: str, fields: Mapping) -> tuple:
     """``model.Fact(type_name, fields, ...).key()``, without building the Fact."""
     return (type_name, tuple(sorted((k, (type(v).__name__, v)) for k, v in fields.items())))
@@ -100,7 +112,7 @@ class _Run:
     def __init__(self, limit: int):
         self.limit = limit
         self.facts: list[Fact] = []
-        self.ids: dict[int, str] = {}        # experta fact id -> our id
+        self.ids: dict[int, str] = {}        # id() of the experta fact -> our id
         self.by_key: dict[tuple, str] = {}   # content identity -> our id
         self.trace: list[Firing] = []
         self.fired: set[tuple] = set()       # (rule id, variant, matched fact ids) already fired
@@ -180,19 +192,26 @@ class Engine:
                 declarations.append((decl.type, None, fields, _key(decl.type, fields)))
         outer = self
 
+        first = captures[0] if len(captures) == 1 else None
+        binds = any(t.op == "bind" for cond in rule.when for p in _patterns(cond) for t in p.tests)
+
         def fire(context):
             run = outer._run
             ids = run.ids
-            facts = tuple([ids[context[name]["__factid__"]] for name in captures])
+            if first is not None:
+                facts = (ids[id(context[first])],)
+            else:
+                facts = tuple([ids[id(context[name])] for name in captures])
             # experta rewrites NOT(AND(a, b)) as OR(NOT a, NOT b) (matchers/rete/dnf.py): with
             # neither present the same match is activated twice. One match fires once, as in
             # CLIPS.
             key = (rule_id, variant, facts)
-            if key in run.fired:
+            fired = run.fired
+            if key in fired:
                 return
-            run.fired.add(key)
-            bindings = {k[2:]: v for k, v in context.items() if k.startswith("v_")}
-            seq = len(run.trace) + 1
+            fired.add(key)
+            bindings = {k[2:]: v for k, v in context.items() if k[:2] == "v_"} if binds else {}
+            trace = run.trace
             declared = []
             for type_name, template, fields, identity in declarations:
                 if template is not None:
@@ -202,7 +221,7 @@ class Engine:
                 fid, new = outer._declare(type_name, fields, origin, identity)
                 if new:
                     declared.append(fid)
-            run.trace.append(Firing(seq, rule_id, facts, bindings, tuple(declared), variant))
+            trace.append(Firing(len(trace) + 1, rule_id, facts, bindings, tuple(declared), variant))
 
         return fire
 
@@ -223,8 +242,12 @@ class Engine:
             engine.run(self.firing_limit)
             # The last firing's conclusions may still be waiting in the network: collect them,
             # so a run cut off by the limit is always noticed.
-            engine.strategy.update_agenda(engine.agenda, *engine.get_activations())
-            if engine.agenda.activations:
+            if self._quick:
+                waiting = engine.pending()
+            else:
+                engine.strategy.update_agenda(engine.agenda, *engine.get_activations())
+                waiting = len(engine.agenda.activations)
+            if waiting:
                 raise self._runaway(run.trace)
         except BudgetExceeded as exc:
             raise self._over_budget(exc) from None
@@ -267,7 +290,7 @@ class Engine:
         else:
             declared = self._engine.declare(cls(**fields))
         our_id = f"f-{len(run.facts) + 1}"
-        run.ids[declared["__factid__"]] = our_id
+        run.ids[id(declared)] = our_id     # the fact object lives as long as the run
         run.by_key[identity] = our_id
         run.facts.append(Fact(type_name, dict(fields), origin, our_id))
         return our_id, True

@@ -1,0 +1,348 @@
+"""The alpha part of the network, walked fast: a fact is tested before anything is built.
+
+experta's alpha nodes (``FeatureTesterNode``) each test one thing and hand a copied token to
+every child. Here each alpha node keeps its children sorted once, at build time, into five
+lists (its "kids"), and :func:`walk` goes through them:
+
+* ``callbacks``: the join, negation and conflict-set nodes fed by this node, called with the
+  token's parts (``tag, facts, context``: no ``Token`` is built);
+* ``lookups``: where three or more sibling nodes test one field against constants (``type:
+  curly``, ``type: {in: [curly, coily]}``, ``concerns: {contains: frizz}``), one dict maps the
+  fact's value (or each member of its set) to the children that pass: one lookup instead of a
+  test each, and the children's lists merged into one, walked in one step;
+* ``predicates``: a predicate on one field, called on the field's value directly;
+* ``captures``: a variable bound to a field's value, or the fact captured: the binding is
+  added to the token's context (a copy), as experta merges it;
+* ``others``: any other test (several tests on one field): its bindings are merged into the
+  token's context as experta merges them.
+
+The tests are plain functions built by :func:`quick_check` from experta's check objects; they
+are built from the compiled rules' own structures (the compiler's predicates and the
+operator/value pairs in :data:`PREDICATE_TESTS`), never from rule text: nothing is generated
+as source code or evaluated. Which tokens reach which nodes is exactly what experta's nodes
+decide; only the order siblings are visited in changes, and nothing downstream depends on it
+(the agenda orders activations totally).
+
+Tokens here carry their facts as a tuple (experta: a set) and are never modified, so they are
+shared, not copied; every node that receives them is one of this package's.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+# experta is importable: the package __init__ ran _compat first
+from experta import P, W
+from experta.fieldconstraint import ANDFC
+from experta.matchers.rete.check import FactCapture, FeatureCheck, TypeCheck
+from experta.matchers.rete.nodes import BusNode, FeatureTesterNode
+from experta.matchers.rete.token import Token
+
+#: predicate -> (operator, value), for the tests the matcher can index (see index_kids); the
+#: compiler registers each predicate it builds.
+PREDICATE_TESTS: dict = {}
+MISSING = object()
+VALID = Token.TagType.VALID
+INVALID = Token.TagType.INVALID
+
+
+def merge(context: dict, match) -> dict | None:
+    """The context after a passing alpha test returned the bindings ``match`` (None when they
+    clash with what the context holds), as ``FeatureTesterNode._activate`` decides it; the
+    context given is not changed (tokens are shared, never modified)."""
+    for key, value in match.items():
+        if isinstance(key, tuple):  # negated condition
+            if key[1] in context and context[key[1]] == value:
+                return None
+        else:
+            if context.get(key, value) != value:
+                return None
+            if (False, key) in context and context[(False, key)] == value:
+                return None
+    context = context.copy()
+    context.update(match)
+    return context
+
+
+def walk(kids, fact, tag, data, context) -> None:
+    """Pass ``fact`` (its token: ``tag``, ``data``, ``context``) to the children ``kids`` of an
+    alpha node it has passed (see the module docstring for the lists)."""
+    callbacks, lookups, predicates, captures, others = kids
+    for callback in callbacks:
+        callback(tag, data, context)
+    for field, table, members in lookups:
+        value = fact.get(field, MISSING)
+        if value is MISSING or (members and type(value) is not tuple):  # only a set has members
+            continue
+        try:
+            for key in value if members else (value,):
+                for sub in table.get((type(key), key), ()):
+                    walk(sub, fact, tag, data, context)
+        except TypeError:               # unhashable: equal to none of the values
+            continue
+    for field, match, sub in predicates:
+        value = fact.get(field, MISSING)
+        if value is not MISSING and match(value):
+            walk(sub, fact, tag, data, context)
+    for guard, match, field, bind, sub, leaf in captures:
+        if guard is not None:           # a predicate on the node above, tested here
+            value = fact.get(guard, MISSING)
+            if value is MISSING or not match(value):
+                continue
+        value = fact if field is None else fact.get(field, MISSING)
+        if value is MISSING:
+            continue
+        if not context:
+            merged = {bind: value}
+        elif context.get(bind, value) == value:    # a variable bound twice: equal values
+            merged = context.copy()
+            merged[bind] = value
+        else:
+            continue
+        if leaf is None:
+            walk(sub, fact, tag, data, merged)
+        else:                           # only non-alpha children: call them from here
+            for callback in leaf:
+                callback(tag, data, merged)
+    for test, sub in others:
+        match = test(fact)
+        if match is True or (match and not isinstance(match, Mapping)):
+            walk(sub, fact, tag, data, context)
+        elif match:
+            merged = match if not context and type(match) is dict else merge(context, match)
+            if merged is not None:      # (a new dict needs no merging: nothing to clash with)
+                walk(sub, fact, tag, data, merged)
+
+
+class QuickFeatureTesterNode(FeatureTesterNode):
+    """An alpha node whose children are walked by :func:`walk` (its ``_kids``); entered
+    directly only when experta's own code hands it a token."""
+
+    _kids: tuple
+
+    def activate(self, token):
+        data = tuple(token.data)
+        if len(data) != 1:
+            raise ValueError("an alpha node receives one fact at a time")
+        fact = data[0]
+        match = self.matcher(fact)
+        if not match:
+            return None
+        context = token.context
+        if match is not True and isinstance(match, Mapping):
+            context = merge(context, match)
+            if context is None:
+                return False
+        walk(self._kids, fact, token.tag, data, context)
+        return None
+
+
+class TypeDispatchBusNode(BusNode):
+    """The root node, handing each fact only to the alpha branches for its fact class.
+
+    experta's root offers every fact to every branch, whose first test is the fact's class; a
+    branch for the class is entered here without testing it again.
+    """
+
+    _by_type: dict
+
+    def _kids_for(self, fact) -> tuple:
+        kids = self._by_type.get(type(fact))
+        if kids is None:
+            parts: tuple = ([], [], [], [], [])
+            for child in self.children:
+                node = child.node
+                if type(node) is QuickFeatureTesterNode and isinstance(node.matcher, TypeCheck):
+                    if node.matcher.fact_type is type(fact):    # the class test passes
+                        for part, more in zip(parts, node._kids):
+                            part.extend(more)
+                else:
+                    parts[0].append(child.callback)
+            kids = self._by_type[type(fact)] = parts
+        return kids
+
+    def add(self, fact):
+        walk(self._kids_for(fact), fact, VALID, (fact,), {})
+
+    def remove(self, fact):
+        walk(self._kids_for(fact), fact, INVALID, (fact,), {})
+
+
+def build_kids(nodes: list) -> None:
+    """Give every :class:`QuickFeatureTesterNode` in ``nodes`` its ``_kids`` (the five lists
+    :func:`walk` reads), its children sorted once."""
+    alpha = [node for node in nodes if type(node) is QuickFeatureTesterNode]
+    for node in alpha:
+        node._kids = ([], [], [], [], [])
+    for node in alpha:
+        callbacks, lookups, predicates, captures, others = node._kids
+        tested = []
+        for child in node.children:
+            sub = child.node
+            if type(sub) is QuickFeatureTesterNode and child.callback.__name__ == "activate":
+                tested.append((sub.matcher, sub._kids))
+            else:
+                callbacks.append(child.callback)
+        tested, lookups[:] = index_kids(tested)
+        for test, sub in tested:
+            pred = getattr(test, "pred", None)
+            capture = getattr(test, "capture", None)
+            if pred is not None:
+                predicates.append((pred[0], pred[1], sub))
+            elif capture is not None:
+                captures.append((None, None, capture[0], capture[1], sub, None))
+            else:
+                others.append((test, sub))
+    for node in alpha:      # now that every node's kids are known
+        captures = node._kids[3]
+        captures[:] = [(*entry[:5], None if any(entry[4][1:]) else entry[4][0]) for entry in captures]
+    for node in alpha:
+        _hoist_captures(node._kids)
+    for node in alpha:      # last: the merged lists are copies
+        for _, table, _ in node._kids[1]:
+            for key, subs in table.items():
+                table[key] = [tuple([item for sub in subs for item in sub[part]] for part in range(5))]
+
+
+def _hoist_captures(kids: tuple) -> None:
+    """A predicate whose node only captures (one variable or the fact) becomes a capture
+    guarded by the predicate: one step of :func:`walk` instead of two. Where three or more
+    such guards test one field against constants, a lookup selects the captures instead."""
+    predicates, captures = kids[2], kids[3]
+    kept = []
+    for field, match, sub in predicates:
+        if not (sub[0] or sub[1] or sub[2] or sub[4]) and len(sub[3]) == 1 and sub[3][0][0] is None:
+            captures.append((field, match, *sub[3][0][2:]))
+        else:
+            kept.append((field, match, sub))
+    predicates[:] = kept
+    groups: dict[tuple, list] = {}
+    for entry in captures:
+        index = None if entry[0] is None else index_of(entry[0], entry[1])
+        if index is not None:
+            groups.setdefault((index[0], index[2]), []).append((index[1], entry))
+    indexed = set()
+    for (field, members), entries in groups.items():
+        if len(entries) < 3:
+            continue
+        table: dict = {}
+        for keys, entry in entries:
+            indexed.add(id(entry))
+            for key in keys:    # the capture, unguarded, as the only kid of a node
+                table.setdefault(key, []).append(([], [], [], [(None, None, *entry[2:])], []))
+        kids[1].append((field, table, members))
+    captures[:] = [entry for entry in captures if id(entry) not in indexed]
+
+
+def index_kids(tested: list) -> tuple[list, list]:
+    """(the tests left, lookups): the tests that check one field against constants, where at
+    least three siblings do, become one lookup (field, {(type, value): [kids]}, members?).
+
+    Indexed are tests whose passing is a lookup (their ``index`` attribute, set by
+    :func:`quick_check`): equality with a value and membership in a list, keyed by the value's
+    (type, value); and a set field containing a value, looked up by each member of the fact's
+    set (a set has no repeats, so a child is selected once). These tests pass with no
+    bindings, so the children a lookup selects are walked with the context as it is."""
+    by_field: dict[tuple, list] = {}
+    for test, sub in tested:
+        index = getattr(test, "index", None)
+        if index is not None:
+            field, keys, members = index
+            by_field.setdefault((field, members), []).append((keys, sub))
+    groups = {group for group, tests in by_field.items() if len(tests) >= 3}
+    if not groups:
+        return tested, []
+    left, lookups = [], []
+    for test, sub in tested:
+        index = getattr(test, "index", None)
+        if index is None or (index[0], index[2]) not in groups:
+            left.append((test, sub))
+    for group in groups:
+        table: dict = {}
+        for keys, sub in by_field[group]:
+            for key in keys:
+                table.setdefault(key, []).append(sub)
+        lookups.append((group[0], table, group[1]))
+    return left, lookups
+
+
+def quick_check(check):
+    """A plain function doing what ``check`` does, for the checks this compiler emits: a
+    predicate on a field, a variable bound to a field, both on one field, a fact captured.
+    Others stay as they are. (experta's checks also log every test at DEBUG level; these do
+    not.)"""
+    if type(check) is FactCapture:
+        bind = check.bind
+
+        def capture_fact(fact):
+            return {bind: fact}
+        capture_fact.capture = (None, bind)
+        return capture_fact
+    if (type(check) is not FeatureCheck or not isinstance(check.what, str)
+            or "__" in check.what or check.what.isnumeric()):
+        return check
+    what, how = check.what, check.how
+    if type(how) is P and how.__bind__ is None:
+        return _predicate(what, how.match)
+    if type(how) is W and how.__bind__ is not None:
+        bind = how.__bind__
+
+        def capture(fact):
+            value = fact.get(what, MISSING)
+            return False if value is MISSING else {bind: value}
+        capture.capture = (what, bind)
+        return capture
+    if type(how) is ANDFC and all(type(part) is FeatureCheck for part in check.expected):
+        return _and_check(check, what)
+    return check
+
+
+def _predicate(what: str, match):
+    """A predicate on the field ``what``; with ``pred`` (field, predicate) for :func:`walk` and,
+    where passing is a lookup, ``index`` for :func:`index_kids`."""
+    def test(fact):
+        value = fact.get(what, MISSING)
+        return value is not MISSING and bool(match(value))
+    test.pred = (what, match)
+    index = index_of(what, match)
+    if index is not None:
+        test.index = index
+    return test
+
+
+def index_of(what: str, match):
+    """(field, the keys that pass, whether members of a set are looked up) for a predicate
+    whose passing is a lookup; None for the others."""
+    op, value = PREDICATE_TESTS.get(match, (None, None))
+    if op == "eq" and type(value) in (str, int, bool):
+        return (what, [(type(value), value)], False)
+    if op == "in" and all(type(v) in (str, int) for v in value):
+        # passes a value that is no tuple or bool and equals one of them: with the same
+        # type, as the loader checked the list against the field
+        return (what, list(dict.fromkeys((type(v), v) for v in value)), False)
+    if op == "contains" and type(value) in (str, int):
+        return (what, [(type(value), value)], True)
+    return None
+
+
+def _and_check(check, what: str):
+    """and_match over sub-checks on one field: all must pass; the wildcards' bindings merged."""
+    tests, binds = [], []
+    for part in check.expected:
+        if type(part.how) is P and part.how.__bind__ is None:
+            tests.append(part.how.match)
+        elif type(part.how) is W and part.how.__bind__ is not None:
+            binds.append(part.how.__bind__)
+        else:
+            return check
+    if len(binds) != len(set(binds)):
+        return check
+
+    def test_and_capture(fact):
+        value = fact.get(what, MISSING)
+        if value is MISSING:
+            return False
+        for match in tests:
+            if not match(value):
+                return False
+        return {bind: value for bind in binds} if binds else True
+    return test_and_capture
