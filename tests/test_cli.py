@@ -320,3 +320,13 @@ def test_the_collector_is_back_on_once_the_rules_are_compiled():
         assert not gc.isenabled()
     finally:
         gc.enable()
+
+
+def test_the_console_script_freezes_the_compiled_rules_and_keeps_the_collector_on(tmp_path):
+    """`haircare advise` keeps the collector off the rules it compiled (frozen, as long-lived
+    commands do) and on for everything else; the JSON is unchanged."""
+    code = "import atexit, gc\natexit.register(lambda: print(gc.get_freeze_count(), gc.isenabled(), file=sys.stderr))"
+    done = _console("advise", EXAMPLE, "--format", "json", code=code, cwd=tmp_path)
+    frozen, enabled = done.stderr.decode().split()
+    assert done.returncode == 0 and int(frozen) > 10_000 and enabled == "True"
+    assert done.stdout.decode() == run("advise", EXAMPLE, "--format", "json").stdout
