@@ -159,6 +159,7 @@ marks.append(time.process_time())
 rulebook = load_rulebook(())
 marks.append(time.process_time())
 advisor = Advisor(rulebook)
+gc.freeze()         # as the console script does once the rules are built
 gc.enable()
 marks.append(time.process_time())
 render(advisor.consult_file(sys.argv[1]), "json")
