@@ -113,33 +113,46 @@ class _Run:
     Nothing reads a firing's record or a fact's until the run is over, so during the run each
     is a plain tuple, turned into :class:`~haircare_expert.model.Firing` and
     :class:`~haircare_expert.model.Fact` objects once at the end (:meth:`trace`,
-    :meth:`all_facts`): a firing keeps the activation's context (never modified once made) and
-    its bindings are picked out of it then."""
+    :meth:`all_facts`): a firing keeps the activation's context (never modified once made), and
+    the matched facts' ids and the bindings are picked out of it then."""
 
     def __init__(self, limit: int):
         self.limit = limit
         self.facts: list[tuple] = []         # (type, fields, origin, our id) per fact, in order
         self.ids: dict[int, str] = {}        # id() of the experta fact -> our id
         self.by_key: dict[tuple, str] = {}   # content identity -> our id
-        self.records: list[tuple] = []       # ((rule id, variant, binds?), fact ids, context, declared)
-        self.fired: set[tuple] = set()       # ((rule id, variant, binds?), matched fact ids) fired
+        self.records: list[tuple] = []       # ((rule id, variant, binds?, captures), context, declared)
+        self.fired: set[tuple] = set()       # (action, matched facts' id()s) fired (stock matcher)
 
     def trace(self) -> list[Firing]:
-        """The firings, in order, as :class:`Firing` objects."""
-        rows = []
-        for seq, (recipe, facts, context, declared) in enumerate(self.records, 1):
-            rule_id, variant, binds = recipe
-            bindings = {k[2:]: v for k, v in context.items() if k[:2] == "v_"} if binds else {}
-            rows.append((seq, rule_id, facts, bindings, declared, variant))
-        return _frozen(Firing, _FIRING_FIELDS, rows)
+        """The firings, in order, as :class:`Firing` objects (built as :func:`_frozen` says)."""
+        ids = self.ids
+        new = object.__new__
+        trace = []
+        seq = 0
+        for (rule_id, variant, binds, captures), context, declared in self.records:
+            seq += 1
+            firing = new(Firing)
+            state = firing.__dict__
+            state["seq"] = seq
+            state["rule"] = rule_id
+            state["facts"] = tuple([ids[id(context[name])] for name in captures])
+            state["bindings"] = {k[2:]: v for k, v in context.items() if k[:2] == "v_"} if binds else {}
+            state["declared"] = declared
+            state["variant"] = variant
+            trace.append(firing)
+        return trace
 
     def all_facts(self) -> list[Fact]:
         """Every fact of the run, input first, as :class:`Fact` objects (fields copied)."""
         return _frozen(Fact, _FACT_FIELDS, [(t, dict(fields), o, i) for t, fields, o, i in self.facts])
 
 
-_FIRING_FIELDS = tuple(f.name for f in dataclass_fields(Firing))
+#: The fields of a Firing, as :meth:`_Run.trace` fills them.
+_FIRING_FIELDS = ("seq", "rule", "facts", "bindings", "declared", "variant")
 _FACT_FIELDS = tuple(f.name for f in dataclass_fields(Fact))
+if tuple(f.name for f in dataclass_fields(Firing)) != _FIRING_FIELDS:   # pragma: no cover
+    raise ImportError("model.Firing's fields changed: update _Run.trace")
 
 
 def _frozen(cls, names: tuple, rows: list) -> list:
@@ -204,9 +217,17 @@ class Engine:
                 body = [_pattern(p, None) for p in cond.body]
                 lhs.append(NOT(body[0] if len(body) == 1 else AND(*body)))
         fire = self._action(rule, variant_no, positive)
+        captures = tuple(f"_f{i}" for i in range(positive))
 
         def action(engine, **context):
-            fire(context)
+            # experta rewrites NOT(AND(a, b)) as OR(NOT a, NOT b) (matchers/rete/dnf.py): with
+            # neither present the same match is activated twice. One match fires once, as in
+            # CLIPS. (QuickEngine.run skips the second pop of a match's agenda key itself.)
+            key = (action, tuple([id(context[name]) for name in captures]))
+            fired = self._run.fired
+            if key not in fired:
+                fired.add(key)
+                fire(context)
 
         action.__name__ = rule.id.replace("-", "_")
         action.variant = variant_no     # read by StableDepthStrategy to order alternatives
@@ -232,26 +253,16 @@ class Engine:
                 fields = dict(decl.fields)
                 declarations.append((decl.type, None, fields, _key(decl.type, fields)))
         outer = self
-
-        first = captures[0] if len(captures) == 1 else None
         binds = any(t.op == "bind" for cond in rule.when for p in _patterns(cond) for t in p.tests)
-        recipe = (rule_id, variant, binds)      # what every record of this alternative shares
+        recipe = (rule_id, variant, binds, tuple(captures))     # shared by every record of it
+
+        if not declarations:
+            def fire(context):
+                outer._run.records.append((recipe, context, ()))
+            return fire
 
         def fire(context):
             run = outer._run
-            ids = run.ids
-            if first is not None:
-                facts = (ids[id(context[first])],)
-            else:
-                facts = tuple([ids[id(context[name])] for name in captures])
-            # experta rewrites NOT(AND(a, b)) as OR(NOT a, NOT b) (matchers/rete/dnf.py): with
-            # neither present the same match is activated twice. One match fires once, as in
-            # CLIPS.
-            key = (recipe, facts)
-            fired = run.fired
-            if key in fired:
-                return
-            fired.add(key)
             declared = []
             for type_name, template, fields, identity in declarations:
                 if template is not None:
@@ -260,8 +271,7 @@ class Engine:
                 fid, new = outer._declare(type_name, fields, origin, identity)
                 if new:
                     declared.append(fid)
-            run.records.append((recipe, facts, context, tuple(declared)))
-
+            run.records.append((recipe, context, tuple(declared)))
         return fire
 
     # -- running ---------------------------------------------------------------------------
