@@ -114,7 +114,11 @@ class AgendaNode(ConflictSetNode):
                 ids = (first, second) if first > second else (second, first) if first < second else (first,)
             else:
                 ids = tuple(sorted({fact["__factid__"] for fact in data}, reverse=True))
-            key = (self._salience, ids, self._variant, tuple([context[name]["__factid__"] for name in names]))
+            if len(names) == 2:     # (a comprehension is a call of its own)
+                captured = (context[names[0]]["__factid__"], context[names[1]]["__factid__"])
+            else:
+                captured = tuple([context[name]["__factid__"] for name in names])
+            key = (self._salience, ids, self._variant, captured)
         memory = self.memory
         if tag is not VALID:
             memory.remove(key)

@@ -136,7 +136,12 @@ class _Run:
             state = firing.__dict__
             state["seq"] = seq
             state["rule"] = rule_id
-            state["facts"] = tuple([ids[id(context[name])] for name in captures])
+            if len(captures) == 1:      # (a comprehension is a call of its own)
+                state["facts"] = (ids[id(context[captures[0]])],)
+            elif len(captures) == 2:
+                state["facts"] = (ids[id(context[captures[0]])], ids[id(context[captures[1]])])
+            else:
+                state["facts"] = tuple([ids[id(context[name])] for name in captures])
             state["bindings"] = {k[2:]: v for k, v in context.items() if k[:2] == "v_"} if binds else {}
             state["declared"] = declared
             state["variant"] = variant
