@@ -29,6 +29,7 @@ from experta import Rule as _ExRule
 from experta.matchers.rete import ReteMatcher
 
 from haircare_expert.engine import limits
+from haircare_expert.engine.freeze import collector_paused
 from haircare_expert.engine.rete import (
     PREDICATE_TESTS,
     Budget,
@@ -281,7 +282,21 @@ class Engine:
 
     # -- running ---------------------------------------------------------------------------
     def run(self, facts: Sequence[Fact]) -> tuple[list[Fact], list[Firing]]:
-        """Run the rules on the input facts; return (all facts with ids, firing trace)."""
+        """Run the rules on the input facts; return (all facts with ids, firing trace).
+
+        The cyclic collector is paused meanwhile (:func:`~.freeze.collector_paused`), and the
+        network's memories are emptied before it resumes, so what the run built is freed at
+        once by reference counting instead of being scanned by the collector."""
+        with collector_paused():
+            try:
+                run = self._infer(facts)
+                return run.all_facts(), run.trace()
+            finally:
+                if self._quick:
+                    self._engine.matcher.reset()
+
+    def _infer(self, facts: Sequence[Fact]) -> _Run:
+        """Reset the engine, declare ``facts``, fire the rules; the run's bookkeeping."""
         run = self._run = _Run(self.firing_limit)
         engine = self._engine
         try:
@@ -312,7 +327,7 @@ class Engine:
         finally:
             engine.running = False
             self._run = None
-        return run.all_facts(), run.trace()
+        return run
 
     def _runaway(self, records: list[tuple]) -> EngineError:
         """The error for a run cut off by the firing limit, naming the rule that fired most."""
