@@ -29,6 +29,7 @@ from bisect import insort
 # experta is importable: the package __init__ ran _compat first
 from experta import KnowledgeEngine, watchers
 from experta.agenda import Agenda
+from experta.fact import InitialFact
 from experta.factlist import FactList
 from experta.matchers.rete.nodes import ConflictSetNode
 from experta.strategies import DepthStrategy
@@ -232,6 +233,15 @@ class QuickEngine(KnowledgeEngine):
         self.agenda = Agenda()
         self.facts = FactList()
         self.matcher.reset()
+        deffacts = self.get_deffacts()
+        if len(deffacts) == 1 and getattr(deffacts[0][0], "_wrapped", None) is _INITIAL_DEFFACTS:
+            # only experta's own deffacts, yielding the InitialFact: declared as experta's
+            # __declare does it (id 0, counted, into the network), without copying the fact,
+            # validating a fact with no fields or updating the agenda with no activations
+            self.facts.reference_counter[_INITIAL_ID] += 1
+            self.quick_declare(InitialFact())
+            self.running = False
+            return
         facts = []
         for deffact, names in self.get_deffacts():
             facts.extend(deffact(**kwargs) if names is None
@@ -303,5 +313,7 @@ class QuickEngine(KnowledgeEngine):
         self.running = False
 
 
+_INITIAL_DEFFACTS = KnowledgeEngine._declare_initial_fact._wrapped    # a DefFacts' function
+_INITIAL_ID = FactList._get_fact_id(InitialFact())
 _FACTS_LOG = watchers.FACTS
 _RULES_LOG = watchers.RULES
