@@ -10,13 +10,16 @@ What it measures (see benchmarks/README.md for the figures and what they mean):
    consultation (validation + inference + assembly + JSON); the direct evaluator (plain Python,
    no Rete) on the same facts, as a ratio;
 2. cold start: ``haircare --version`` and ``haircare advise EXAMPLE --format json`` in a fresh
-   process, interleaved with the import floor ``python -c "import yaml, jinja2, click"``, as a
-   ratio to it; the interview's next-question latency (shipped rules, 1,000 synthetic rules);
+   process with the bytecode present (PYTHONDONTWRITEBYTECODE unset for the runs), interleaved
+   with the import floor ``python -c "import yaml, jinja2, click"``, as a ratio to it, and one
+   cold advise in steps (how much of it is compiling the network); the interview's
+   next-question latency (shipped rules, 1,000 synthetic rules);
 3. the shipped rules and synthetic knowledge bases of growing size side by side with CLIPS
    (``benchmarks/clips_bridge.py``, the ``bench`` extra): load, compile, per-profile median and
    p95 with and without ``gc.freeze()``, P/CLIPS, and the agreement (fired rules, firing counts,
    derived facts) on every profile timed;
-4. ``haircare batch`` throughput (profiles per second) with 1 and 2 jobs, CPU per profile.
+4. ``haircare batch`` throughput (profiles per second) with 1 and 2 jobs, CPU per profile, and
+   a profile's CPU by step (reading, inference, assembly, JSON).
 
 Timings depend on the machine and its load; compare figures taken in one run.
 """
@@ -140,9 +143,52 @@ def shipped(count: int) -> None:
 
 
 # -- 2. cold start and the interview ---------------------------------------------------------------
+#: One cold ``advise --format json`` in steps, CPU time of each (run in a fresh process).
+_COLD_STEPS = r"""
+import sys, time
+marks = [time.process_time()]
+import yaml, jinja2, click
+marks.append(time.process_time())
+import haircare_expert.cli.advise
+from haircare_expert.consult.advisor import Advisor
+from haircare_expert.knowledge.cache import load_rulebook
+from haircare_expert.render.formats import render
+marks.append(time.process_time())
+rulebook = load_rulebook(())
+marks.append(time.process_time())
+advisor = Advisor(rulebook)
+marks.append(time.process_time())
+render(advisor.consult_file(sys.argv[1]), "json")
+marks.append(time.process_time())
+print(" ".join(f"{b - a:.6f}" for a, b in zip(marks, marks[1:])))
+"""
+_STEP_NAMES = ["import yaml, jinja2, click (the floor's imports)", "import the command and the library",
+               "the rulebook, from the verified cache", "compile the network onto experta (engine/)",
+               "consult + JSON"]
+
+
+def _bytecode_env() -> dict:
+    """The environment for the cold runs: PYTHONDONTWRITEBYTECODE removed, so the modules'
+    bytecode is written by the untimed first run and read by the timed ones, as after
+    ``pip install .`` (an editable install with that variable set would compile every module
+    from source on every start)."""
+    env = dict(os.environ)
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    return env
+
+
+def _has_bytecode() -> bool:
+    import importlib.util
+
+    import haircare_expert.cli.advise as module
+    return Path(importlib.util.cache_from_source(module.__file__)).exists()
+
+
 def cold(runs: int) -> None:
     """Each command and the import floor, interleaved run by run (so load changes hit all alike);
-    the rulebook cache is warmed by one untimed run first, as any second start finds it."""
+    the rulebook cache is warmed and the bytecode written by one untimed run of each first, as
+    any second start finds them. Wall time and the CPU time of the child process."""
+    import resource
     command = haircare_command()
     example = example_profile()
     floor = [sys.executable, "-c", "import yaml, jinja2, click"]
@@ -152,25 +198,49 @@ def cold(runs: int) -> None:
              ("same, rulebook cache off", command + ["advise", str(example), "--format", "json"], "off"),
              ("haircare advise EXAMPLE (txt report)", command + ["advise", str(example)], None)]
     times: dict[str, list[float]] = {label: [] for label, _, _ in cases}
+    cpu: dict[str, list[float]] = {label: [] for label, _, _ in cases}
 
-    def once(args, cache):
-        env = dict(os.environ)
+    def once(label, args, cache):
+        env = _bytecode_env()
         if cache:
             env["HAIRCARE_CACHE_DIR"] = cache
+        used = resource.getrusage(resource.RUSAGE_CHILDREN)
         start = time.perf_counter()
         # outside the checkout: `python -m` would import its uninstalled package
         subprocess.run(args, check=True, capture_output=True, cwd=tempfile.gettempdir(), env=env)
-        return time.perf_counter() - start
+        times[label].append(time.perf_counter() - start)
+        now = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu[label].append(now.ru_utime + now.ru_stime - used.ru_utime - used.ru_stime)
 
-    once(cases[2][1], None)
+    for label, args, cache in cases:
+        once(label, args, cache)
+        times[label].clear()
+        cpu[label].clear()
+    steps = []
     for _ in range(runs):
         for label, args, cache in cases:
-            times[label].append(once(args, cache))
-    base = statistics.median(times[cases[0][0]])
-    rows = [[label, ms(statistics.median(t)), ms(min(t)), f"{statistics.median(t) / base:.2f}"]
+            once(label, args, cache)
+        done = subprocess.run([sys.executable, "-c", _COLD_STEPS, str(example)], check=True, capture_output=True,
+                              text=True, cwd=tempfile.gettempdir(), env=_bytecode_env())
+        steps.append([float(x) for x in done.stdout.split()])
+    base, base_cpu = statistics.median(times[cases[0][0]]), statistics.median(cpu[cases[0][0]])
+    rows = [[label, ms(statistics.median(t)), ms(min(t)), f"{statistics.median(t) / base:.2f}",
+             ms(statistics.median(cpu[label])), f"{statistics.median(cpu[label]) / base_cpu:.2f}"]
             for label, t in times.items()]
-    table(f"Cold start ({runs} runs each, fresh process, interleaved; goal: advise --format json "
-          f"<= 1.5 x the import floor)", ["command", "median", "best", "x floor"], rows)
+    table(f"Cold start ({runs} runs each, fresh process, interleaved; bytecode present: "
+          f"{'yes' if _has_bytecode() else 'NO (read-only package?)'}, PYTHONDONTWRITEBYTECODE unset for "
+          f"the runs; goal: advise --format json <= 1.5 x the import floor)",
+          ["command", "median", "best", "x floor", "CPU median", "CPU x floor"], rows)
+    advise_cpu = statistics.median(cpu[cases[2][0]])
+    gap = advise_cpu - base_cpu
+    medians = [statistics.median(column) for column in zip(*steps)]
+    compile_share = medians[3] / gap if gap > 0 else 0.0
+    table(f"One cold `advise --format json` in steps (CPU, median of {runs} fresh processes; interpreter "
+          f"start and exit not included). Over the floor: {ms(gap)} of CPU, of which compiling the "
+          f"network is {compile_share:.0%}; without it the command would be "
+          f"{(advise_cpu - medians[3]) / base_cpu:.2f} x the floor",
+          ["step", "CPU", "x floor (CPU)"],
+          [[name, ms(m), f"{m / base_cpu:.2f}"] for name, m in zip(_STEP_NAMES, medians)])
 
 
 def interview(count: int, synthetic: int = 0) -> None:
@@ -328,7 +398,7 @@ def batch(count: int, jobs: list[int]) -> None:
             used = _children_cpu()
             start = time.perf_counter()
             done = subprocess.run(command + ["batch", str(source), "-o", str(out), "--jobs", str(n)],
-                                  capture_output=True, cwd=folder)
+                                  capture_output=True, cwd=folder, env=_bytecode_env())
             if done.returncode:
                 print(f"\n### haircare batch\n\nnot available here: {done.stderr.decode().strip()}")
                 return
@@ -342,6 +412,39 @@ def batch(count: int, jobs: list[int]) -> None:
           f"outputs identical across job counts: {same}",
           ["jobs", "profiles", "wall time", "profiles / s", "CPU, all processes",
            "CPU / profile (goal <= 0.6 ms)"], rows)
+    batch_steps(min(count, 1000))
+
+
+def batch_steps(count: int) -> None:
+    """Where a batch profile's CPU goes, in this process over ``count`` profiles (each step
+    run over all of them in turn, best of three rounds): reading and checking the line,
+    inference (``engine.run``: engine/), assembling the advice and plan, the JSON line."""
+    from haircare_expert.consult import batch as batching
+    from haircare_expert.consult.advisor import Advisor, assemble
+    from haircare_expert.engine.freeze import freeze_compiled
+    advisor = Advisor()
+    freeze_compiled()
+    raws = [json.dumps(p).encode() for p in generate(count, seed=3)]
+    best: dict[str, float] = {}
+
+    def step(name, func, items):
+        start = time.process_time()
+        out = [func(item) for item in items]
+        best[name] = min(best.get(name, float("inf")), time.process_time() - start)
+        return out
+
+    for _ in range(3):
+        encode = batching.Encoder()
+        inputs = step("read and check the line (parse, validate, facts)",
+                      lambda raw: advisor.vocabulary.profile_facts(batching.parse_line(raw, "x"), "x"), raws)
+        runs = step("inference (engine.run; engine/)", lambda cf: (cf[0], *advisor.engine.run(cf[1])), inputs)
+        done = step("assemble (advice, plan, week)", lambda r: assemble(advisor.rulebook, *r), runs)
+        step("JSON line (Encoder)", encode, done)
+    total = sum(best.values())
+    table(f"haircare batch, one profile's CPU by step (in-process, {count} profiles, best of 3; "
+          f"start-up and writing not included): {total / count * 1000:.2f} ms a profile",
+          ["step", "CPU / profile", "share"],
+          [[name, ms(t / count), f"{t / total:.0%}"] for name, t in best.items()])
 
 
 def dask_batch(count: int, workers: int = 2) -> None:

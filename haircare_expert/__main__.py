@@ -1,3 +1,3 @@
-from haircare_expert.cli import main
+from haircare_expert.cli import run
 
-main(prog_name="haircare")
+run()

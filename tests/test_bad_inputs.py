@@ -360,7 +360,8 @@ def test_rule_text_is_rendered_in_a_sandbox():
     from jinja2.sandbox import SandboxedEnvironment
 
     from haircare_expert.consult import advisor as consultation
-    assert isinstance(consultation._TEXT_ENV, SandboxedEnvironment)
+    assert isinstance(consultation._text_environment(), SandboxedEnvironment)
+    assert consultation._text_template("{{ x }}").environment is consultation._text_environment()
 
 
 # -- command-line arguments --------------------------------------------------------------------

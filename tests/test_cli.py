@@ -107,10 +107,90 @@ def test_usage_errors_are_one_line_with_exit_code_2(args):
 
 
 def _commands(group, prefix=()):
-    for name, command in sorted(group.commands.items()):
+    import click
+    ctx = click.Context(group)
+    for name in group.list_commands(ctx):     # the lazily loaded commands too
+        command = group.get_command(ctx, name)
         yield prefix + (name,)
         if hasattr(command, "commands"):
             yield from _commands(command, prefix + (name,))
+
+
+def test_the_table_of_lazily_loaded_commands_is_whole():
+    """Every command a module registers is reachable by name and listed in `haircare --help`,
+    although `haircare X` imports only X's module."""
+    import importlib
+    import pkgutil
+
+    from haircare_expert import cli
+    for info in pkgutil.iter_modules(cli.__path__):
+        importlib.import_module(f"haircare_expert.cli.{info.name}")
+    assert {name: command.callback.__module__ for name, command in main.commands.items()} == cli.COMMANDS
+    assert len(list(_commands(main))) > len(cli.COMMANDS)     # the groups' subcommands are found
+
+
+def test_a_cold_advise_loads_neither_the_interview_nor_the_store_nor_the_web_app(tmp_path):
+    """`haircare advise --format json` starts without importing the other commands' stacks (the
+    interview, the records store and SQLAlchemy, the web app, the report templates' views) or
+    importlib.metadata: a cold start pays only for what it runs."""
+    code = ("import sys\nfrom haircare_expert.cli import main\ntry:\n    main(sys.argv[1:])\n"
+            "except SystemExit as exc:\n    assert exc.code == 0, exc.code\n"
+            "print('\\n'.join(sorted(sys.modules)), file=sys.stderr)")
+    done = subprocess.run([sys.executable, "-c", code, "advise", str(EXAMPLE), "--format", "json"],
+                          capture_output=True, text=True, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["schema"] == "haircare-advice/1"
+    loaded = set(done.stderr.split())
+    assert "haircare_expert.cli.advise" in loaded
+    unwanted = {"haircare_expert.cli.interview", "haircare_expert.cli.records", "haircare_expert.cli.audit",
+                "haircare_expert.cli.rules", "haircare_expert.cli.serve", "haircare_expert.store",
+                "haircare_expert.web", "haircare_expert.render.handout", "haircare_expert.render.view",
+                "sqlalchemy", "flask", "importlib.metadata", "jsonschema"}
+    assert loaded & unwanted == set()
+
+
+def _console(*args, code="", **kwargs):
+    """`haircare ARGS` through the console script's entry point (``cli.run``), after ``code``."""
+    script = f"import sys\n{code}\nfrom haircare_expert.cli import run\nsys.argv[1:] = {[str(a) for a in args]!r}\nrun()\n"
+    return subprocess.run([sys.executable, "-c", script], capture_output=True, **kwargs)
+
+
+def test_the_console_script_exits_with_the_command_s_code_and_loses_no_output(tmp_path):
+    """The quick exit of `haircare` (no interpreter teardown) flushes everything first and keeps
+    every exit code: a ~50 KB JSON on a pipe, an -o file, a usage error, a missing file."""
+    whole = _console("advise", EXAMPLE, "--format", "json", cwd=tmp_path)
+    assert whole.returncode == 0 and whole.stderr == b""
+    assert whole.stdout.decode() == run("advise", EXAMPLE, "--format", "json").stdout
+    out = tmp_path / "a.json"
+    written = _console("advise", EXAMPLE, "-o", out, cwd=tmp_path)
+    assert written.returncode == 0 and written.stdout == b""
+    assert out.read_text(encoding="utf-8") == whole.stdout.decode()
+    usage = _console("advise", cwd=tmp_path)
+    assert usage.returncode == ExitCode.USAGE and usage.stderr.decode().startswith("Error: haircare advise")
+    missing = _console("advise", "missing.yaml", cwd=tmp_path)
+    assert (missing.returncode, missing.stderr) == (ExitCode.NOT_FOUND, b"Error: missing.yaml: no such file\n")
+    version_only = _console("--version", cwd=tmp_path)
+    assert version_only.returncode == 0 and version_only.stdout.startswith(b"haircare, version ")
+
+
+def test_the_console_script_still_runs_exit_functions_after_the_output(tmp_path):
+    """What Python does on its way out still happens: a function registered with atexit runs,
+    after the command's output."""
+    done = _console("--version", code="import atexit\natexit.register(lambda: print('exit function ran'))",
+                    cwd=tmp_path)
+    assert done.returncode == 0
+    assert done.stdout.decode().splitlines() == [f"haircare, version {version('haircare-expert')}",
+                                                 "exit function ran"]
+
+
+def test_the_console_script_waits_for_a_thread_still_working(tmp_path):
+    """A (non-daemon) thread still running when the command ends finishes its work, as Python
+    would let it."""
+    flag = tmp_path / "thread-done"
+    code = ("import threading, time\ndef late():\n    time.sleep(0.3)\n"
+            f"    open({str(flag)!r}, 'w').close()\nthreading.Thread(target=late).start()")
+    done = _console("--version", code=code, cwd=tmp_path)
+    assert done.returncode == 0 and flag.exists()
 
 
 @pytest.mark.parametrize("command", list(_commands(main)), ids=" ".join)
@@ -198,3 +278,12 @@ def test_the_readme_exit_code_table_lists_every_code_the_commands_use():
     text = (ROOT / "README.md").read_text(encoding="utf-8").split("### Exit codes", 1)[1]
     table = {int(code) for code in re.findall(r"^\| (\d+) \|", text.split("\n\n", 2)[1], flags=re.M)}
     assert table == {int(code) for code in ExitCode}
+
+
+def test_a_profiler_still_gets_to_write_its_results(tmp_path):
+    """`python -m cProfile -o FILE -m haircare_expert ...` writes FILE: the quick exit steps
+    aside while a profiler is running."""
+    stats = tmp_path / "haircare.prof"
+    done = subprocess.run([sys.executable, "-m", "cProfile", "-o", str(stats), "-m", "haircare_expert",
+                           "--version"], capture_output=True, cwd=tmp_path)
+    assert done.returncode == 0 and stats.stat().st_size > 0

@@ -104,5 +104,29 @@ def test_an_edit_to_the_code_that_builds_the_rulebook_is_another_key(tmp_path, m
     before = cache._key(())
     edited = tmp_path / "rule.py"
     edited.write_bytes(Path(rule_module.__file__).read_bytes() + b"\n# an edited class\n")
-    monkeypatch.setattr(rule_module, "__file__", str(edited))
+    files = cache.code_files()
+    original = Path(rule_module.__file__).resolve()
+    assert original in files
+    monkeypatch.setattr(cache, "code_files", lambda: [edited if p == original else p for p in files])
     assert before is not None and cache._key(()) not in (None, before)
+
+
+def test_the_key_covers_the_code_of_every_class_in_a_cached_rulebook(folder):
+    """An edit to any class a cached rulebook holds (or to the code that reads the rules) is a
+    new key, so a start never unpickles objects of an older shape."""
+    import io
+
+    cache.load_rulebook(folder=folder)
+    payload = entries(folder)[0].read_bytes()[len(cache._MAGIC) + cache._DIGEST:]
+    modules = set()
+
+    class Recording(pickle.Unpickler):
+        def find_class(self, module, name):
+            modules.add(module)
+            return super().find_class(module, name)
+
+    Recording(io.BytesIO(payload)).load()
+    hashed = {p.resolve() for p in cache.code_files()}
+    ours = {m for m in modules if m.split(".")[0] == "haircare_expert"}
+    assert ours and {Path(__import__(m, fromlist=["_"]).__file__).resolve() for m in ours} <= hashed
+    assert modules - ours <= {"builtins", "copyreg", "collections", "enum", "pathlib", "re"}

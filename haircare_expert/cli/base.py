@@ -7,11 +7,11 @@ stderr and the exit code of its class (see :class:`~haircare_expert.errors.ExitC
 from __future__ import annotations
 
 import contextlib
+import importlib
 import os
 import signal
 import sys
 import threading
-import traceback
 
 import click
 
@@ -55,6 +55,29 @@ class HaircareGroup(click.Group):
     interrupts to :class:`Failure` (one ``Error:`` line, the exit code of the error's class)."""
 
     group_class = type       # `rules` and any other sub-group get the same mapping
+
+    def __init__(self, *args, lazy_subcommands: dict[str, str] | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        #: command name -> the module whose import registers it (click's "lazily loading
+        #: subcommands" pattern): `haircare advise` imports the advise module only, not the
+        #: interview, records, web or store stack behind the other commands.
+        self.lazy_subcommands = dict(lazy_subcommands or {})
+
+    def list_commands(self, ctx):
+        return sorted(set(super().list_commands(ctx)) | set(self.lazy_subcommands))
+
+    def get_command(self, ctx, cmd_name):
+        if cmd_name not in self.commands and cmd_name in self.lazy_subcommands:
+            importlib.import_module(self.lazy_subcommands[cmd_name])
+        return super().get_command(ctx, cmd_name)
+
+    def resolve_command(self, ctx, args):
+        try:
+            return super().resolve_command(ctx, args)
+        except click.exceptions.NoSuchCommand as exc:
+            # click suggests from the commands registered so far: offer the lazy ones too
+            raise click.exceptions.NoSuchCommand(exc.command_name, possibilities=self.list_commands(ctx),
+                                                 ctx=ctx) from None
 
     def main(self, *args, **kwargs):
         with _sigterm_as_interrupt():
@@ -108,6 +131,7 @@ def _one_line_usage(exc: click.UsageError) -> OneLineUsageError:
 def _traceback_if_asked(ctx) -> None:
     root = ctx.find_root()
     if root.params.get("traceback") or os.environ.get("HAIRCARE_TRACEBACK"):
+        import traceback  # only here: a cold start does not pay for it
         traceback.print_exc()
 
 

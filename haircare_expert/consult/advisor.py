@@ -6,13 +6,13 @@ report format, explanation and audit reads.
 """
 from __future__ import annotations
 
+import weakref
 from collections.abc import Iterable, Sequence
 from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
 
-from jinja2 import StrictUndefined, TemplateError
-from jinja2.sandbox import SandboxedEnvironment
+from jinja2 import TemplateError
 
 from haircare_expert.consult import plan as plan_stage
 from haircare_expert.consult.schedule import plan
@@ -24,9 +24,6 @@ from haircare_expert.knowledge.vocabulary import Vocabulary
 from haircare_expert.model import ADVICE_KINDS, Advice, Conflict, Consultation, Fact, Firing
 
 _KIND_RANK = {kind: i for i, kind in enumerate(ADVICE_KINDS)}
-# Rule text may show client values ("you use it {{ per_week }} times a week"); it is rendered in
-# a sandbox so a rule file can never reach Python objects.
-_TEXT_ENV = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
 
 
 @cache
@@ -41,12 +38,21 @@ def _label_filter(value, field: str) -> str:
     return ", ".join(_labels().label(field, p) for p in parts)
 
 
-_TEXT_ENV.filters["label"] = _label_filter
+@cache
+def _text_environment():
+    # Rule text may show client values ("you use it {{ per_week }} times a week"); it is rendered
+    # in a sandbox so a rule file can never reach Python objects. Built on first use: a
+    # consultation whose advice has no such text does not pay for the sandbox.
+    from jinja2 import StrictUndefined
+    from jinja2.sandbox import SandboxedEnvironment
+    env = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
+    env.filters["label"] = _label_filter
+    return env
 
 
 @cache
 def _text_template(text: str):
-    return _TEXT_ENV.from_string(text)
+    return _text_environment().from_string(text)
 
 
 @lru_cache(maxsize=4096, typed=True)
@@ -61,14 +67,60 @@ def _week(entries: list, washes, heat=None) -> dict[str, list[str]]:
     return {day: list(items) for day, items in _plan(tuple(entries), washes, heat).items()}
 
 
+#: Rule texts filled in: (rule's id(), text, typed values) -> (rule, filled text). The same few
+#: products and counts come back client after client, and a Jinja render costs tens of
+#: microseconds; the entry keeps its rule, so an id is never mistaken for another rule's.
+_FILLED: dict[tuple, tuple[Rule, str]] = {}
+_FILLED_MAX = 8192
+
+
 def render_text(rule: Rule, text: str, bindings: dict) -> str:
     if "{" not in text:
         return text
     values = {k: (", ".join(map(str, v)) if isinstance(v, tuple) else v) for k, v in bindings.items()}
+    # the type is part of the key: 1, 1.0 and True are equal keys but not the same text
+    key: tuple | None = (id(rule), text, tuple([(k, type(v), v) for k, v in values.items()]))
     try:
-        return ruletext.fill(rule, _text_template(text), values)   # length capped as it renders
+        hit = _FILLED.get(key)
+    except TypeError:           # a value that cannot be a key: fill it in every time
+        hit = key = None
+    if hit is not None and hit[0] is rule:
+        return hit[1]
+    try:
+        filled = ruletext.fill(rule, _text_template(text), values)   # length capped as it renders
     except TemplateError as exc:
         raise EngineError(rule.location, f"rule {rule.id}: its text cannot be filled in: {exc}") from None
+    if key is not None:
+        if len(_FILLED) >= _FILLED_MAX:
+            _FILLED.clear()
+        _FILLED[key] = (rule, filled)
+    return filled
+
+
+#: Each rulebook's ``knowledge_base`` block, worked out once (it sorts and lists every rule).
+_SUMMARIES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _summary(rulebook: Rulebook) -> dict:
+    """``rulebook.summary()``, computed once per rulebook; each consultation gets its own copy
+    of the dicts and lists in it, so changing one consultation's block changes no other."""
+    try:
+        info = _SUMMARIES[rulebook]
+    except (KeyError, TypeError):
+        info = rulebook.summary()
+        try:
+            _SUMMARIES[rulebook] = info
+        except TypeError:       # a rulebook-like object that takes no weak reference
+            pass
+    return {k: _copied(v) for k, v in info.items()}
+
+
+def _copied(value):
+    if isinstance(value, dict):
+        return {k: v if type(v) is str else _copied(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [v if type(v) is str else _copied(v) for v in value]
+    return value
 
 
 class Advisor:
@@ -124,7 +176,7 @@ def assemble(rulebook: Rulebook, client: dict, facts: list[Fact], trace: list[Fi
     return Consultation(
         client={"name": client.get("name", ""), "consultant": client.get("consultant", ""),
                 "date": client.get("date", "")},
-        knowledge_base=rulebook.summary(),
+        knowledge_base=_summary(rulebook),
         advice=ordered,
         schedule=_week(staged.week_entries, washes, staged.heat_days if staged.heat_days is not None else heat),
         wash_day_order=plan_stage.wash_day_order(staged.wash_steps),

@@ -5,10 +5,14 @@ Loading the rules (parsing the YAML, checking every rule against the vocabulary)
 fifth of a cold ``haircare advise``; reading the loaded rulebook back is ~20 times cheaper.
 :func:`load_rulebook` is ``Rulebook.load`` with that cache in front:
 
-* the key is a SHA-256 of everything the loaded rulebook depends on: the package version, the
-  Python version, the source of the modules that build it, the vocabulary file, and every rule file's place and text, read as
+* the key is a SHA-256 of everything the loaded rulebook depends on: the Python version, the
+  source of the modules that read, check and define what is pickled (:data:`CODE`: every
+  module of ``haircare_expert.knowledge``, ``yamlio``, ``errors``, ``model`` and the JSON
+  schemas), the vocabulary file, and every rule file's place and text, read as
   ``Rulebook.load`` reads them (so any edit to a rule file, an added or removed file or another
-  folder is another key; the rulebook's own fingerprint is computed from the same texts);
+  folder is another key; the rulebook's own fingerprint is computed from the same texts). The
+  code is hashed rather than the package version: it catches an edit within one version too,
+  and costs a cold start far less than looking the version up (``importlib.metadata``);
 * an entry is a pickle, and unpickling runs code: so each entry carries an HMAC-SHA256 of its
   key and contents under a secret of 32 random bytes kept in the cache directory, readable by
   this user only (mode 0600, checked before use). An entry that anyone else wrote or changed
@@ -72,17 +76,15 @@ def load_rulebook(extra: Iterable[str | Path] = (), folder: Path | None = None) 
 def _key(extra: tuple) -> str | None:
     """What the loaded rulebook depends on, hashed; None when the loader would find problems
     reading the folders (it then reports them itself)."""
-    import haircare_expert
     from haircare_expert import yamlio
-    from haircare_expert.knowledge import conditions, rule, ruleparse, ruletext, vocabulary
     from haircare_expert.knowledge import rulebook as loader
 
     digest = hashlib.sha256()
-    digest.update(f"{haircare_expert.__version__}\0{sys.version}\0".encode())
-    for module in (loader, rule, ruleparse, conditions, ruletext, vocabulary):
+    digest.update(f"{sys.version}\0{pickle.HIGHEST_PROTOCOL}\0".encode())
+    for path in code_files():
         # the code that builds and defines what is pickled: an edited class is another key, even
         # within one version (a development checkout)
-        digest.update(Path(module.__file__).read_bytes() + b"\0")
+        digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
     digest.update((yamlio.package_files("facts") / "vocabulary.yaml").read_bytes() + b"\0")
     problems: list = []
     folders = [loader._read_folder(None, "rules", problems)]
@@ -97,6 +99,18 @@ def _key(extra: tuple) -> str | None:
         for name, text in files:
             digest.update(name.encode() + b"\0" + text.encode() + b"\0")
     return digest.hexdigest()
+
+
+#: The code a loaded rulebook depends on, relative to the package: what reads the rule files,
+#: checks them and defines the objects pickled (tests/test_engine_cache.py checks that every
+#: class in a pickled rulebook comes from one of these).
+CODE = ("knowledge/*.py", "knowledge/schemas/*.json", "yamlio.py", "errors.py", "model.py")
+
+
+def code_files() -> list[Path]:
+    """The files of :data:`CODE`, in a stable order."""
+    package = Path(__file__).resolve().parent.parent
+    return sorted(path for pattern in CODE for path in package.glob(pattern))
 
 
 def _secret(folder: Path) -> bytes | None:
