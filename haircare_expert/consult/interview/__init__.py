@@ -7,7 +7,9 @@ advice, and the session state that is saved after every answer.
 * :class:`Session` holds the answers (keyed by profile path: ``hair.type``, ``goals``,
   ``routine``, ``routine[1].per_week``) and the order they were given; it turns them into a
   profile document and into the text of a session file, and back.
-* :class:`Planner` decides, from the rules, which questions can still change the advice.
+* :class:`Planner` decides, from the rules, which questions can still change the advice; its
+  walk over the rules (``walk``) is kept between answers and redone only where an answer
+  changed what it read, over what ``rule_index`` works out once per rulebook.
 * :class:`Interview` (``dialogue``) ties them to an :class:`~haircare_expert.consult.advisor.Advisor`: it
   recomputes the advice from the answers at each step and interprets what the consultant types
   (an answer, ``?``/``why``, ``back``, ``unknown``, ``quit``).

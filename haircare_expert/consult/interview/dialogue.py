@@ -5,6 +5,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from haircare_expert.consult.advisor import assemble, render_text
 from haircare_expert.consult.interview.answers import command_of, hint, parse_answer
 from haircare_expert.consult.interview.planner import Plan, Planner
 from haircare_expert.consult.interview.session import Session
@@ -18,7 +19,7 @@ from haircare_expert.knowledge.questions import (
     words,
 )
 from haircare_expert.knowledge.rulebook import Rule
-from haircare_expert.model import Consultation
+from haircare_expert.model import ADVICE_KINDS, Consultation
 
 #: Lone surrogates cannot be written as UTF-8: typed text holding one is refused.
 _SURROGATE_RE = re.compile("[\ud800-\udfff]")
@@ -52,6 +53,7 @@ class Interview:
         self.book = questions or QuestionBook.load(advisor.vocabulary)
         self.planner = Planner(advisor.rulebook, self.book)
         self.session = session or Session()
+        self._run: tuple | None = None      # (client, facts, firings) of the engine's last run
         self._consultation: Consultation | None = None
         self._plan: Plan | None = None
         self._revise: str | None = None     # the key `back` took away: asked again next
@@ -60,12 +62,23 @@ class Interview:
     def consultation(self) -> Consultation:
         """The advice for the answers so far, recomputed from them (never patched)."""
         if self._consultation is None:
-            self._consultation = self.advisor.consult(self.session.profile(), "interview answers")
+            client, facts, trace = self.run()
+            self._consultation = assemble(self.advisor.rulebook, client, facts, trace)
         return self._consultation
+
+    def run(self) -> tuple[dict, list, list]:
+        """(client, facts, firings) of the engine's run over the answers so far: what the planner
+        and the advice an answer changes need; the rest of :meth:`consultation` waits until
+        something shows it."""
+        if self._run is None:
+            client, facts = self.advisor.vocabulary.profile_facts(self.session.profile(), "interview answers")
+            self._run = (client, *self.advisor.engine.run(facts))
+        return self._run
 
     def plan(self) -> Plan:
         if self._plan is None:
-            self._plan = self.planner.plan(self.session, self.consultation())
+            _, facts, trace = self.run()
+            self._plan = self.planner.plan_run(self.session, facts, trace)
         return self._plan
 
     @property
@@ -101,6 +114,7 @@ class Interview:
             self._changed()
 
     def _changed(self) -> None:
+        self._run = None
         self._consultation = None
         self._plan = None
 
@@ -153,17 +167,32 @@ class Interview:
             value = parse_answer(slot.question, text, slot.key)
         except ProfileError as exc:
             return Reply("bad", [f"Sorry, {exc.what}."])
-        before = {(a.rule, a.text): a.title for a in self.consultation().advice if a.kind != "note"}
+        before = self.advice_titles()
         self.session.answer(slot.key, value)
         self._revise = None
         self._changed()
         self.session.finished = self.finished
-        after = {(a.rule, a.text): a.title for a in self.consultation().advice if a.kind != "note"}
+        after = self.advice_titles()
         new = [title for key, title in after.items() if key not in before]
         # a line whose text only changed is not withdrawn: its rule still advises
         still = {rule for rule, _ in after}
         gone = list(dict.fromkeys(title for (rule, _), title in before.items() if rule not in still))
         return Reply("answered", changed=True, new_advice=new, withdrawn=gone)
+
+    def advice_titles(self) -> dict[tuple[str, str], str]:
+        """(rule, text) -> title of each line of advice but the notes, in the consultation's
+        order, worked out from the firings alone (as :func:`assemble` lists the advice)."""
+        if self._consultation is not None:
+            return {(a.rule, a.text): a.title for a in self._consultation.advice if a.kind != "note"}
+        by_id = self.advisor.rulebook.by_id
+        lines: dict[tuple[str, str], tuple] = {}
+        for firing in self.run()[2]:
+            rule = by_id[firing.rule]
+            if rule.kind in ADVICE_KINDS and rule.kind != "note":
+                key = (rule.id, render_text(rule, rule.advise, firing.bindings))
+                if key not in lines:
+                    lines[key] = (ADVICE_KINDS.index(rule.kind), -rule.salience, rule.id, firing.seq, rule.title)
+        return {key: rank[-1] for key, rank in sorted(lines.items(), key=lambda item: item[1][:4])}
 
     # -- a follow-up visit: review the last visit's answers section by section -------------------
     def review_sections(self) -> list[tuple[str, list[str]]]:
