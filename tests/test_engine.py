@@ -129,6 +129,24 @@ def test_rules_chain_four_levels_and_record_origins(mini_advisor):
     assert c.wash_day_order == ["Scalp serum"]
 
 
+def test_trace_and_facts_are_ordinary_model_objects(mini_advisor):
+    """The trace and facts a run returns (built from compact records at its end) are equal to, hash
+    like and print like the same objects made with their constructors, so records and replays
+    compare them safely."""
+    from haircare_expert.model import Fact, Firing
+    c = mini_advisor(chain=CHAIN).consult({"scalp": {"symptoms": ["flaking"]}, "habits": {"washes_per_week": 3}})
+    for made in c.trace:
+        again = Firing(made.seq, made.rule, made.facts, made.bindings, made.declared, made.variant)
+        assert type(made) is Firing and made == again and repr(made) == repr(again)
+    assert [f.seq for f in c.trace] == list(range(1, len(c.trace) + 1))
+    for made in c.facts:
+        again = Fact(made.type, dict(made.fields), made.origin, made.id)
+        assert type(made) is Fact and made == again and hash(made.key()) == hash(again.key())
+        assert repr(made) == repr(again)
+    with pytest.raises(AttributeError):     # still frozen
+        c.trace[0].rule = "other"
+
+
 def test_negation_is_tested_only_after_everything_it_negates_is_derived(mini_advisor):
     """s5 would fire first without stratification: it has no positive dependency on the chain."""
     advisor = mini_advisor(chain=CHAIN)

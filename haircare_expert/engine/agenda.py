@@ -29,6 +29,7 @@ from bisect import insort
 # experta is importable: the package __init__ ran _compat first
 from experta import KnowledgeEngine, watchers
 from experta.agenda import Agenda
+from experta.fact import InitialFact
 from experta.factlist import FactList
 from experta.matchers.rete.nodes import ConflictSetNode
 from experta.strategies import DepthStrategy
@@ -104,31 +105,39 @@ class AgendaNode(ConflictSetNode):
         names = self._names
         if names is None:       # the captured facts' names, sorted as StableDepthStrategy does
             names = self._names = tuple(sorted(name for name in context if name.startswith("_f")))
-        if len(data) == 1:      # one fact: the one captured, if any is
+        size = len(data)
+        if size == 1:           # one fact: the one captured, if any is
             ids = (data[0]["__factid__"],)
             key = (self._salience, ids, self._variant, ids if names else ())
         else:
-            ids = tuple(sorted({fact["__factid__"] for fact in data}, reverse=True))
-            key = (self._salience, ids, self._variant, tuple([context[name]["__factid__"] for name in names]))
+            if size == 2:       # the ids sorted newest first, without repeats
+                first, second = data[0]["__factid__"], data[1]["__factid__"]
+                ids = (first, second) if first > second else (second, first) if first < second else (first,)
+            else:
+                ids = tuple(sorted({fact["__factid__"] for fact in data}, reverse=True))
+            if len(names) == 2:     # (a comprehension is a call of its own)
+                captured = (context[names[0]]["__factid__"], context[names[1]]["__factid__"])
+            else:
+                captured = tuple([context[name]["__factid__"] for name in names])
+            key = (self._salience, ids, self._variant, captured)
         memory = self.memory
         if tag is not VALID:
             memory.remove(key)
             self._agenda.remove(key)
             return
-        if key in memory:
-            return
-        if not memory:
-            self._touched.append(memory)
+        # (a key tuple hashes anew on every lookup: each set or dict below is asked once)
+        held = len(memory)
         memory.add(key)
+        if len(memory) == held:     # this match is on the agenda already
+            return
+        if not held:
+            self._touched.append(memory)
         budget = self._budget
         budget[1] -= 1
         if budget[1] < 0:
             raise BudgetExceeded("activations", self)
-        entry = self._entries.get(key)      # QuickAgenda.add, inline
-        if entry is None:
-            self._entries[key] = [1, self, context, data]
-        else:
-            entry[0] += 1
+        entry = self._entries.setdefault(key, [0, self, context, data])    # QuickAgenda.add, inline
+        entry[0] += 1
         insort(self._keys, key)
 
     def get_activations(self):
@@ -190,7 +199,9 @@ class QuickEngine(KnowledgeEngine):
       class with ``inspect.getmembers``);
     * ``run()`` is experta's loop on the matcher's :class:`QuickAgenda`: new facts into the
       network, the greatest key off the agenda, the rule's compiled action called directly
-      (``fire``, with the match's context); the firing log line is formatted only when logged;
+      (``fire``, with the match's context) once per match: a key popped again (experta's
+      ``not (a and b)`` puts a match on the agenda twice) fires nothing, as in CLIPS; the firing
+      log line is formatted only when logged;
     * :meth:`quick_declare` puts a fact into the fact list as ``FactList.declare`` does with
       duplicates allowed, skipping what cannot fail for the facts the compiler builds (plain
       values, no field constraints, no ``__`` in names, a class without field schemas) and the
@@ -213,10 +224,24 @@ class QuickEngine(KnowledgeEngine):
                 deffacts.append((deffact, None if takes_any else {p.name for p in parameters}))
         return deffacts
 
+    def __init__(self, *args, **kwargs):
+        self._fired: set = set()        # the agenda keys fired in this run
+        super().__init__(*args, **kwargs)
+
     def reset(self, **kwargs):
+        self._fired.clear()
         self.agenda = Agenda()
         self.facts = FactList()
         self.matcher.reset()
+        deffacts = self.get_deffacts()
+        if len(deffacts) == 1 and getattr(deffacts[0][0], "_wrapped", None) is _INITIAL_DEFFACTS:
+            # only experta's own deffacts, yielding the InitialFact: declared as experta's
+            # __declare does it (id 0, counted, into the network), without copying the fact,
+            # validating a fact with no fields or updating the agenda with no activations
+            self.facts.reference_counter[_INITIAL_ID] += 1
+            self.quick_declare(InitialFact())
+            self.running = False
+            return
         facts = []
         for deffact, names in self.get_deffacts():
             facts.extend(deffact(**kwargs) if names is None
@@ -253,6 +278,7 @@ class QuickEngine(KnowledgeEngine):
         log_agenda = watchers.worth("AGENDA", "DEBUG")
         root = matcher.root_node
         keys, entries = agenda.keys, agenda.entries     # emptied in place only
+        fired = self._fired
         while steps > 0 and self.running:
             if facts.removed:
                 matcher.changes(*facts.changes)
@@ -267,20 +293,27 @@ class QuickEngine(KnowledgeEngine):
                                           ", ".join(str(f) for f in entry[3]))
             if not keys:
                 break
-            key = keys.pop()            # QuickAgenda.pop, inline
-            entry = entries[key]
-            entry[0] -= 1
-            if not entry[0]:
-                del entries[key]
+            key = keys.pop()            # QuickAgenda.pop, inline (the key hashed once)
+            entry = entries.pop(key)
+            if entry[0] > 1:
+                entry[0] -= 1
+                entries[key] = entry
             _, node, context, data = entry
             steps -= 1
             execution += 1
             if log_rules:
                 _RULES_LOG.info("FIRE %s %s: %s", execution, node.rule.__name__,
                                 ", ".join(str(f) for f in data))
-            node._fire(context)
+            # a key names the match: the rule (its unique salience), the alternative and the
+            # captured facts (see the module docstring)
+            done = len(fired)
+            fired.add(key)
+            if len(fired) != done:
+                node._fire(context)
         self.running = False
 
 
+_INITIAL_DEFFACTS = KnowledgeEngine._declare_initial_fact._wrapped    # a DefFacts' function
+_INITIAL_ID = FactList._get_fact_id(InitialFact())
 _FACTS_LOG = watchers.FACTS
 _RULES_LOG = watchers.RULES

@@ -99,10 +99,16 @@ class QuickNotNode(NotNode):
     """A negation node doing what experta's does (``NotNode._activate_left/_right``). Its right
     memory holds each token's (facts, context), and its left memory maps a token's facts (by
     identity: a left token's facts, in order, decide its context) to [count, facts,
-    context]."""
+    context]. As in :class:`QuickJoinNode`, only the variables both sides bind are compared
+    (found on the first pair: each side's tokens bind a fixed set of names)."""
 
     _touched: list
     _out: list
+    _shared: tuple | None = None
+
+    def _shared_keys(self, left: dict, right: dict) -> tuple:
+        shared = self._shared = tuple(key for key in left if key in right)
+        return shared
 
     def activate_left(self, tag, data, context):
         key = tuple(map(id, data))
@@ -111,9 +117,14 @@ class QuickNotNode(NotNode):
             self._touched.append(self.left_memory)
         count = 0
         if self.right_memory:
-            matcher = self.matcher
+            shared = self._shared
             for _, right_context in self.right_memory:
-                if matcher(context, right_context):
+                if shared is None:
+                    shared = self._shared_keys(context, right_context)
+                for name in shared:
+                    if context[name] != right_context[name]:
+                        break
+                else:
                     count += 1
                     if not valid:
                         break
@@ -134,9 +145,15 @@ class QuickNotNode(NotNode):
         else:
             self.right_memory.remove((data, context))
             inc = -1
-        matcher = self.matcher
+        shared = self._shared
         for left in self.left_memory.values():
-            if matcher(left[2], context):
+            if shared is None:
+                shared = self._shared_keys(left[2], context)
+            left_context = left[2]
+            for name in shared:
+                if left_context[name] != context[name]:
+                    break
+            else:
                 left[0] += inc
                 count = left[0]
                 if (count == 0 and inc == -1) or (count == 1 and inc == 1):

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping, Sequence
+from dataclasses import fields as dataclass_fields
 from typing import Any
 
 # experta is importable: the package __init__ ran _compat first
@@ -28,6 +29,7 @@ from experta import Rule as _ExRule
 from experta.matchers.rete import ReteMatcher
 
 from haircare_expert.engine import limits
+from haircare_expert.engine.freeze import collector_paused
 from haircare_expert.engine.rete import (
     PREDICATE_TESTS,
     Budget,
@@ -107,15 +109,70 @@ def _key(type_name: str, fields: Mapping) -> tuple:
 
 
 class _Run:
-    """Per-consultation bookkeeping shared by the compiled actions."""
+    """Per-consultation bookkeeping shared by the compiled actions.
+
+    Nothing reads a firing's record or a fact's until the run is over, so during the run each
+    is a plain tuple, turned into :class:`~haircare_expert.model.Firing` and
+    :class:`~haircare_expert.model.Fact` objects once at the end (:meth:`trace`,
+    :meth:`all_facts`): a firing keeps the activation's context (never modified once made), and
+    the matched facts' ids and the bindings are picked out of it then."""
 
     def __init__(self, limit: int):
         self.limit = limit
-        self.facts: list[Fact] = []
+        self.facts: list[tuple] = []         # (type, fields, origin, our id) per fact, in order
         self.ids: dict[int, str] = {}        # id() of the experta fact -> our id
         self.by_key: dict[tuple, str] = {}   # content identity -> our id
-        self.trace: list[Firing] = []
-        self.fired: set[tuple] = set()       # (rule id, variant, matched fact ids) already fired
+        self.records: list[tuple] = []       # ((rule id, variant, binds?, captures), context, declared)
+        self.fired: set[tuple] = set()       # (action, matched facts' id()s) fired (stock matcher)
+
+    def trace(self) -> list[Firing]:
+        """The firings, in order, as :class:`Firing` objects (built as :func:`_frozen` says)."""
+        ids = self.ids
+        new = object.__new__
+        trace = []
+        seq = 0
+        for (rule_id, variant, binds, captures), context, declared in self.records:
+            seq += 1
+            firing = new(Firing)
+            state = firing.__dict__
+            state["seq"] = seq
+            state["rule"] = rule_id
+            if len(captures) == 1:      # (a comprehension is a call of its own)
+                state["facts"] = (ids[id(context[captures[0]])],)
+            elif len(captures) == 2:
+                state["facts"] = (ids[id(context[captures[0]])], ids[id(context[captures[1]])])
+            else:
+                state["facts"] = tuple([ids[id(context[name])] for name in captures])
+            state["bindings"] = {k[2:]: v for k, v in context.items() if k[:2] == "v_"} if binds else {}
+            state["declared"] = declared
+            state["variant"] = variant
+            trace.append(firing)
+        return trace
+
+    def all_facts(self) -> list[Fact]:
+        """Every fact of the run, input first, as :class:`Fact` objects (fields copied)."""
+        return _frozen(Fact, _FACT_FIELDS, [(t, dict(fields), o, i) for t, fields, o, i in self.facts])
+
+
+#: The fields of a Firing, as :meth:`_Run.trace` fills them.
+_FIRING_FIELDS = ("seq", "rule", "facts", "bindings", "declared", "variant")
+_FACT_FIELDS = tuple(f.name for f in dataclass_fields(Fact))
+if tuple(f.name for f in dataclass_fields(Firing)) != _FIRING_FIELDS:   # pragma: no cover
+    raise ImportError("model.Firing's fields changed: update _Run.trace")
+
+
+def _frozen(cls, names: tuple, rows: list) -> list:
+    """``[cls(*row) for row in rows]`` for a frozen dataclass ``cls`` whose fields are ``names``
+    (all given), without ``__slots__`` or ``__post_init__``: its generated ``__init__`` sets each
+    field with ``object.__setattr__``, which here is the instance's ``__dict__``; filled
+    directly, the objects are the same (equal, same hash and repr) at a third of the cost."""
+    new = object.__new__
+    built = []
+    for row in rows:
+        obj = new(cls)
+        obj.__dict__.update(zip(names, row))
+        built.append(obj)
+    return built
 
 
 class Engine:
@@ -166,9 +223,17 @@ class Engine:
                 body = [_pattern(p, None) for p in cond.body]
                 lhs.append(NOT(body[0] if len(body) == 1 else AND(*body)))
         fire = self._action(rule, variant_no, positive)
+        captures = tuple(f"_f{i}" for i in range(positive))
 
         def action(engine, **context):
-            fire(context)
+            # experta rewrites NOT(AND(a, b)) as OR(NOT a, NOT b) (matchers/rete/dnf.py): with
+            # neither present the same match is activated twice. One match fires once, as in
+            # CLIPS. (QuickEngine.run skips the second pop of a match's agenda key itself.)
+            key = (action, tuple([id(context[name]) for name in captures]))
+            fired = self._run.fired
+            if key not in fired:
+                fired.add(key)
+                fire(context)
 
         action.__name__ = rule.id.replace("-", "_")
         action.variant = variant_no     # read by StableDepthStrategy to order alternatives
@@ -186,48 +251,52 @@ class Engine:
         declarations = []
         for decl in rule.declare:
             if any(isinstance(value, Var) for _, value in decl.fields):
-                declarations.append((decl.type, decl.fields, None, None))
+                # (field, the context's name for the variable or None, the value given)
+                template = tuple((name, f"v_{value.name}", None) if isinstance(value, Var) else (name, None, value)
+                                 for name, value in decl.fields)
+                declarations.append((decl.type, template, None, None))
             else:   # all values given: the fields and the identity are known now
                 fields = dict(decl.fields)
                 declarations.append((decl.type, None, fields, _key(decl.type, fields)))
         outer = self
-
-        first = captures[0] if len(captures) == 1 else None
         binds = any(t.op == "bind" for cond in rule.when for p in _patterns(cond) for t in p.tests)
+        recipe = (rule_id, variant, binds, tuple(captures))     # shared by every record of it
+
+        if not declarations:
+            def fire(context):
+                outer._run.records.append((recipe, context, ()))
+            return fire
 
         def fire(context):
             run = outer._run
-            ids = run.ids
-            if first is not None:
-                facts = (ids[id(context[first])],)
-            else:
-                facts = tuple([ids[id(context[name])] for name in captures])
-            # experta rewrites NOT(AND(a, b)) as OR(NOT a, NOT b) (matchers/rete/dnf.py): with
-            # neither present the same match is activated twice. One match fires once, as in
-            # CLIPS.
-            key = (rule_id, variant, facts)
-            fired = run.fired
-            if key in fired:
-                return
-            fired.add(key)
-            bindings = {k[2:]: v for k, v in context.items() if k[:2] == "v_"} if binds else {}
-            trace = run.trace
             declared = []
             for type_name, template, fields, identity in declarations:
                 if template is not None:
-                    fields = {name: (bindings[value.name] if isinstance(value, Var) else value)
-                              for name, value in template}
+                    fields = {name: (value if bound is None else context[bound]) for name, bound, value in template}
                     identity = _key(type_name, fields)
                 fid, new = outer._declare(type_name, fields, origin, identity)
                 if new:
                     declared.append(fid)
-            trace.append(Firing(len(trace) + 1, rule_id, facts, bindings, tuple(declared), variant))
-
+            run.records.append((recipe, context, tuple(declared)))
         return fire
 
     # -- running ---------------------------------------------------------------------------
     def run(self, facts: Sequence[Fact]) -> tuple[list[Fact], list[Firing]]:
-        """Run the rules on the input facts; return (all facts with ids, firing trace)."""
+        """Run the rules on the input facts; return (all facts with ids, firing trace).
+
+        The cyclic collector is paused meanwhile (:func:`~.freeze.collector_paused`), and the
+        network's memories are emptied before it resumes, so what the run built is freed at
+        once by reference counting instead of being scanned by the collector."""
+        with collector_paused():
+            try:
+                run = self._infer(facts)
+                return run.all_facts(), run.trace()
+            finally:
+                if self._quick:
+                    self._engine.matcher.reset()
+
+    def _infer(self, facts: Sequence[Fact]) -> _Run:
+        """Reset the engine, declare ``facts``, fire the rules; the run's bookkeeping."""
         run = self._run = _Run(self.firing_limit)
         engine = self._engine
         try:
@@ -248,7 +317,7 @@ class Engine:
                 engine.strategy.update_agenda(engine.agenda, *engine.get_activations())
                 waiting = len(engine.agenda.activations)
             if waiting:
-                raise self._runaway(run.trace)
+                raise self._runaway(run.records)
         except BudgetExceeded as exc:
             raise self._over_budget(exc) from None
         except EngineError:
@@ -258,11 +327,11 @@ class Engine:
         finally:
             engine.running = False
             self._run = None
-        return run.facts, run.trace
+        return run
 
-    def _runaway(self, trace: list[Firing]) -> EngineError:
+    def _runaway(self, records: list[tuple]) -> EngineError:
         """The error for a run cut off by the firing limit, naming the rule that fired most."""
-        (rule_id, count), = Counter(f.rule for f in trace).most_common(1)
+        (rule_id, count), = Counter(record[0][0] for record in records).most_common(1)
         return EngineError(rule_id, f"stopped after {self.firing_limit} rule firings ({rule_id} fired "
                            f"{count} of them): the rules keep firing each other (a runaway cycle)")
 
@@ -292,5 +361,5 @@ class Engine:
         our_id = f"f-{len(run.facts) + 1}"
         run.ids[id(declared)] = our_id     # the fact object lives as long as the run
         run.by_key[identity] = our_id
-        run.facts.append(Fact(type_name, dict(fields), origin, our_id))
+        run.facts.append((type_name, fields, origin, our_id))
         return our_id, True

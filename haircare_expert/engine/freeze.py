@@ -15,6 +15,7 @@ benchmarks. Not in a library constructor: a program that builds many short-lived
 from __future__ import annotations
 
 import gc
+from contextlib import contextmanager
 
 
 def freeze_compiled() -> int:
@@ -23,3 +24,24 @@ def freeze_compiled() -> int:
     gc.collect()
     gc.freeze()
     return gc.get_freeze_count()
+
+
+@contextmanager
+def collector_paused():
+    """Keep the cyclic collector from running inside the block (one consultation's inference),
+    then let it run as before. What a run allocates is freed by reference counting (the
+    caller empties the network's memories before the block ends): the collector would only
+    scan those short-lived tokens and contexts. What stays (the run's result) is counted as
+    usual: when it passes the collector's threshold, the young generation is collected here,
+    as it would have been during the block, so the cost stays with the run rather than landing
+    on whatever allocates next. With threads, the thread that found the collector on turns it
+    back on; another thread's run meanwhile may be collected."""
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if collecting:
+            gc.enable()
+            if gc.get_count()[0] > gc.get_threshold()[0]:
+                gc.collect(0)
