@@ -14,7 +14,6 @@ import contextlib
 import os
 import re
 import stat
-import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import IO
@@ -123,6 +122,7 @@ def atomic_writer(path: str | Path, binary: bool = False) -> Iterator[IO]:
     directory = path.parent if str(path.parent) else Path(".")
     remove_stale_temps(path)
     mode = file_mode(path)
+    import tempfile  # here: printing to stdout (most commands) does not pay for it at start
     try:
         fd, tmp = tempfile.mkstemp(prefix=f"{_temp_prefix(path)}{os.getpid()}.", suffix=".tmp",
                                    dir=directory)

@@ -262,9 +262,16 @@ def package_files(folder: str):
     They are sub-packages only once installed (setup.cfg maps them); importing the package from
     a bare source checkout finds no data, which deserves a clear error, not a traceback.
     """
-    from importlib import resources
+    import importlib
+    from importlib.machinery import SourceFileLoader, SourcelessFileLoader
     try:
-        return resources.files(f"haircare_expert.{folder}")
+        package = importlib.import_module(f"haircare_expert.{folder}")
+        if isinstance(package.__spec__.loader, (SourceFileLoader, SourcelessFileLoader)):
+            # a folder on disk: what importlib.resources.files() returns for it (the folder of
+            # the package's __init__), without importing importlib.resources (~4 ms cold)
+            return Path(package.__spec__.origin).parent
+        from importlib import resources  # a zip, a namespace package, another loader
+        return resources.files(package)
     except ModuleNotFoundError:
         raise NotFoundError(f"haircare_expert.{folder}", "the shipped data is missing: haircare_expert "
                             "was imported from a source checkout that is not installed; install it "

@@ -149,6 +149,21 @@ def test_a_cold_advise_loads_neither_the_interview_nor_the_store_nor_the_web_app
     assert loaded & unwanted == set()
 
 
+def test_a_json_advice_with_no_values_to_fill_in_starts_without_jinja(tmp_path):
+    """`haircare advise --format json` imports Jinja only to fill client values into rule text:
+    a client whose advice has none (this example) starts without it, and gets the same JSON as
+    through the library."""
+    example = ROOT / "facts" / "examples" / "curls-serum-wash-days.yaml"
+    code = ("import sys\nfrom haircare_expert.cli import main\ntry:\n    main(sys.argv[1:])\n"
+            "except SystemExit as exc:\n    assert exc.code == 0, exc.code\n"
+            "print('\\n'.join(sorted(sys.modules)), file=sys.stderr)")
+    done = subprocess.run([sys.executable, "-c", code, "advise", str(example), "--format", "json"],
+                          capture_output=True, text=True, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "jinja2" not in done.stderr.split()
+    assert done.stdout == run("advise", example, "--format", "json").stdout
+
+
 def _console(*args, code="", **kwargs):
     """`haircare ARGS` through the console script's entry point (``cli.run``), after ``code``."""
     script = f"import sys\n{code}\nfrom haircare_expert.cli import run\nsys.argv[1:] = {[str(a) for a in args]!r}\nrun()\n"
@@ -287,3 +302,31 @@ def test_a_profiler_still_gets_to_write_its_results(tmp_path):
     done = subprocess.run([sys.executable, "-m", "cProfile", "-o", str(stats), "-m", "haircare_expert",
                            "--version"], capture_output=True, cwd=tmp_path)
     assert done.returncode == 0 and stats.stat().st_size > 0
+
+
+def test_the_collector_is_back_on_once_the_rules_are_compiled():
+    """The CLI compiles the rules with the garbage collector paused, and turns it back on after
+    (a long-lived command such as `serve` or `interview` collects as usual); a program that had
+    turned it off keeps it off."""
+    import gc
+
+    from haircare_expert.cli import base
+    assert gc.isenabled()
+    assert base.advisor().rulebook is base.rulebook()
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        base.advisor(())
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+
+
+def test_the_console_script_freezes_the_compiled_rules_and_keeps_the_collector_on(tmp_path):
+    """`haircare advise` keeps the collector off the rules it compiled (frozen, as long-lived
+    commands do) and on for everything else; the JSON is unchanged."""
+    code = "import atexit, gc\natexit.register(lambda: print(gc.get_freeze_count(), gc.isenabled(), file=sys.stderr))"
+    done = _console("advise", EXAMPLE, "--format", "json", code=code, cwd=tmp_path)
+    frozen, enabled = done.stderr.decode().split()
+    assert done.returncode == 0 and int(frozen) > 10_000 and enabled == "True"
+    assert done.stdout.decode() == run("advise", EXAMPLE, "--format", "json").stdout

@@ -130,3 +130,32 @@ def test_the_key_covers_the_code_of_every_class_in_a_cached_rulebook(folder):
     ours = {m for m in modules if m.split(".")[0] == "haircare_expert"}
     assert ours and {Path(__import__(m, fromlist=["_"]).__file__).resolve() for m in ours} <= hashed
     assert modules - ours <= {"builtins", "copyreg", "collections", "enum", "pathlib", "re"}
+
+
+@pytest.mark.parametrize("env", [{}, {"XDG_CACHE_HOME": "/tmp/xdg-cache/"}, {"XDG_CACHE_HOME": "relative/cache"},
+                                 {"XDG_CACHE_HOME": "", "HOME": "/home/someone/"}, {"HOME": "/"}])
+def test_the_cache_directory_is_where_platformdirs_puts_it(monkeypatch, env):
+    """The cache lives in the user's cache directory as platformdirs names it (XDG_CACHE_HOME,
+    else ~/.cache), whether or not the quick path that skips importing platformdirs applies."""
+    import platformdirs
+    monkeypatch.delenv("HAIRCARE_CACHE_DIR", raising=False)
+    monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    assert cache.directory() == Path(platformdirs.user_cache_dir("haircare-expert", appauthor=False))
+
+
+def test_the_code_files_are_every_file_the_patterns_name():
+    """The key hashes every module and schema the patterns of CODE name (listed without glob)."""
+    package = Path(cache.__file__).resolve().parent.parent
+    assert cache.code_files() == sorted(p for pattern in cache.CODE for p in package.glob(pattern))
+    assert package / "knowledge" / "rule.py" in cache.code_files()
+
+
+def test_the_shipped_data_folders_are_the_ones_importlib_resources_finds():
+    """Rules, facts and report templates are read from the installed package's own folders."""
+    from importlib import resources
+
+    from haircare_expert import yamlio
+    for folder in ("rules", "facts", "reports"):
+        assert yamlio.package_files(folder) == resources.files(f"haircare_expert.{folder}")

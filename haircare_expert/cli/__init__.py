@@ -44,6 +44,8 @@ def run() -> None:
     Python's ordinary way out instead, so the code and the messages stay what they were. Only this entry point does it, never the
     library: ``main`` itself exits the ordinary way.
     """
+    from haircare_expert.cli import base
+    base.FREEZE_AFTER_BUILD = True      # this process is the application (see base._collector_paused)
     try:
         main(prog_name="haircare")
         code = 0

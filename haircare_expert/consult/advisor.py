@@ -12,8 +12,6 @@ from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
 
-from jinja2 import TemplateError
-
 from haircare_expert.consult import plan as plan_stage
 from haircare_expert.consult.schedule import plan
 from haircare_expert.engine.compiler import Engine
@@ -86,6 +84,7 @@ def render_text(rule: Rule, text: str, bindings: dict) -> str:
         hit = key = None
     if hit is not None and hit[0] is rule:
         return hit[1]
+    from jinja2 import TemplateError  # only for text with values in it: most advice has none
     try:
         filled = ruletext.fill(rule, _text_template(text), values)   # length capped as it renders
     except TemplateError as exc:
