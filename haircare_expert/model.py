@@ -206,11 +206,16 @@ class Consultation:
         return {firing.rule for firing in self.trace}
 
     def to_json(self) -> dict:
+        return self.json_members(advice_objects=False)
+
+    def json_members(self, advice_objects: bool) -> dict:
+        """``to_json()``; with ``advice_objects`` the ``advice`` member holds the Advice objects
+        themselves, not their JSON (for an encoder that writes them from the objects)."""
         return {
             "schema": self.SCHEMA,
             "client": dict(self.client),
             "knowledge_base": dict(self.knowledge_base),
-            "advice": [a.to_json() for a in self.advice],
+            "advice": list(self.advice) if advice_objects else [a.to_json() for a in self.advice],
             "schedule": {day: list(self.schedule.get(day, [])) for day in WEEKDAYS},
             "wash_day_order": list(self.wash_day_order),
             "plan": [p.to_json() for p in self.plan],
