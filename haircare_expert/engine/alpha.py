@@ -9,7 +9,10 @@ lists (its "kids"), and :func:`walk` goes through them:
 * ``lookups``: where three or more sibling nodes test one field against constants (``type:
   curly``, ``type: {in: [curly, coily]}``, ``concerns: {contains: frizz}``), one dict maps the
   fact's value (or each member of its set) to the children that pass: one lookup instead of a
-  test each, and the children's lists merged into one, walked in one step;
+  test each, and the children's lists merged into one, walked in one step; and where three or
+  more predicates (or predicate-guarded captures) test one set field with ``contains_any`` /
+  ``contains_all``, a screen (:func:`_screen`) keyed by the set's members selects the few that
+  can pass, which are then tested as usual;
 * ``predicates``: a predicate on one field, called on the field's value directly;
 * ``captures``: a variable bound to a field's value, or the fact captured: the binding is
   added to the token's context (a copy), as experta merges it;
