@@ -125,3 +125,68 @@ def test_ties_in_experta_s_agenda_key_fire_in_the_same_order_in_every_engine(min
     assert either == [0, 1]                      # the first alternative fires first
     joins = [f.facts for f in traces[0] if f.rule == "same-product-twice"]
     assert len(joins) == 4 and len(set(joins)) == 4
+
+
+SCREENED = """
+rules:
+  - id: any-flaking-itching
+    title: contains_any, captured
+    kind: note
+    when: [{fact: scalp, symptoms: {contains_any: [flaking, itching, rash]}}]
+    then: {advise: One.}
+    because: x
+    sources: [{own: true, note: t}]
+  - id: any-oiliness-flaking
+    title: contains_any, captured
+    kind: note
+    when: [{fact: scalp, symptoms: {contains_any: [oiliness, flaking]}}]
+    then: {advise: Two.}
+    because: x
+    sources: [{own: true, note: t}]
+  - id: all-flaking-itching
+    title: contains_all, captured
+    kind: note
+    when: [{fact: scalp, symptoms: {contains_all: [flaking, itching]}}]
+    then: {advise: Three.}
+    because: x
+    sources: [{own: true, note: t}]
+  - id: all-itching-rash
+    title: contains_all that does not pass
+    kind: note
+    when: [{fact: scalp, symptoms: {contains_all: [itching, rash]}}]
+    then: {advise: Four.}
+    because: x
+    sources: [{own: true, note: t}]
+  - id: any-rash-soreness
+    title: contains_any that does not pass
+    kind: note
+    when: [{fact: scalp, symptoms: {contains_any: [rash, soreness]}}]
+    then: {advise: Five.}
+    because: x
+    sources: [{own: true, note: t}]
+  - id: none-of-them
+    title: a negation on a screened test
+    kind: note
+    when:
+      - {fact: hair, type: curly}
+      - not: {fact: scalp, symptoms: {contains_all: [rash, soreness]}}
+    then: {advise: Six.}
+    because: x
+    sources: [{own: true, note: t}]
+"""
+
+
+def test_set_tests_screened_by_member_fire_once_each_as_with_the_stock_matcher(mini_advisor):
+    """Rules testing a set field with contains_any / contains_all (looked up by the set's
+    members in the fast matcher) fire exactly as with experta's stock matcher: once per match
+    even when several members name the same rule, never when the test fails."""
+    advisor = mini_advisor(screened=SCREENED)
+    stock = Engine(advisor.rulebook, stock_matcher=True)
+    for symptoms in (["flaking", "itching", "oiliness"], ["rash"], [], ["itching", "rash", "soreness"]):
+        facts = advisor.vocabulary.profile_facts({
+            "hair": {"type": "curly"}, "scalp": {"symptoms": symptoms}})[1]
+        result = advisor.engine.run(facts)
+        assert result == stock.run(facts)
+        if symptoms == ["flaking", "itching", "oiliness"]:
+            assert sorted(f.rule for f in result[1]) == [
+                "all-flaking-itching", "any-flaking-itching", "any-oiliness-flaking", "none-of-them"]

@@ -9,7 +9,10 @@ lists (its "kids"), and :func:`walk` goes through them:
 * ``lookups``: where three or more sibling nodes test one field against constants (``type:
   curly``, ``type: {in: [curly, coily]}``, ``concerns: {contains: frizz}``), one dict maps the
   fact's value (or each member of its set) to the children that pass: one lookup instead of a
-  test each, and the children's lists merged into one, walked in one step;
+  test each, and the children's lists merged into one, walked in one step; and where three or
+  more predicates (or predicate-guarded captures) test one set field with ``contains_any`` /
+  ``contains_all``, a screen (:func:`_screen`) keyed by the set's members selects the few that
+  can pass, which are then tested as usual;
 * ``predicates``: a predicate on one field, called on the field's value directly;
 * ``captures``: a variable bound to a field's value, or the fact captured: the binding is
   added to the token's context (a copy), as experta merges it;
@@ -41,6 +44,7 @@ from experta.matchers.rete.token import Token
 #: compiler registers each predicate it builds.
 PREDICATE_TESTS: dict = {}
 MISSING = object()
+SCREEN = object()   # a lookup that is a screen (see _screen)
 VALID = Token.TagType.VALID
 INVALID = Token.TagType.INVALID
 
@@ -72,6 +76,9 @@ def walk(kids, fact, tag, data, context) -> None:
     for field, table, members in lookups:
         value = fact.get(field, MISSING)
         if value is MISSING or (members and type(value) is not tuple):  # only a set has members
+            continue
+        if members is SCREEN:
+            _screened(table, value, fact, tag, data, context)
             continue
         try:
             for key in value if members else (value,):
@@ -111,6 +118,25 @@ def walk(kids, fact, tag, data, context) -> None:
             merged = match if not context and type(match) is dict else merge(context, match)
             if merged is not None:      # (a new dict needs no merging: nothing to clash with)
                 walk(sub, fact, tag, data, merged)
+
+
+def _screened(table: dict, value: tuple, fact, tag, data, context) -> None:
+    """Walk the guarded tests a screen (see :func:`_screen`) selects for the set ``value``:
+    each entry a member of the set names, once, in the order of the lists it came from; its
+    test is still made by :func:`walk`."""
+    chosen: dict = {}
+    try:
+        for key in value:
+            for item in table.get(key, ()):
+                chosen[item[0]] = item
+    except TypeError:   # an unhashable member: every entry, whose tests decide (as before)
+        chosen = {item[0]: item for item in table[MISSING]}
+    if chosen:
+        predicates, captures = [], []
+        for position in sorted(chosen):
+            _, is_capture, entry = chosen[position]
+            (captures if is_capture else predicates).append(entry)
+        walk(((), (), predicates, captures, ()), fact, tag, data, context)
 
 
 class QuickFeatureTesterNode(FeatureTesterNode):
@@ -197,8 +223,12 @@ def build_kids(nodes: list) -> None:
         captures[:] = [(*entry[:5], None if any(entry[4][1:]) else entry[4][0]) for entry in captures]
     for node in alpha:
         _hoist_captures(node._kids)
+    for node in alpha:
+        _screen(node._kids)
     for node in alpha:      # last: the merged lists are copies
-        for _, table, _ in node._kids[1]:
+        for _, table, members in node._kids[1]:
+            if members is SCREEN:
+                continue
             for key, subs in table.items():
                 table[key] = [tuple([item for sub in subs for item in sub[part]] for part in range(5))]
 
@@ -231,6 +261,53 @@ def _hoist_captures(kids: tuple) -> None:
                 table.setdefault(key, []).append(([], [], [], [(None, None, *entry[2:])], []))
         kids[1].append((field, table, members))
     captures[:] = [entry for entry in captures if id(entry) not in indexed]
+
+
+def _screen(kids: tuple) -> None:
+    """Where three or more sibling predicates (or predicate-guarded captures) test one set field
+    with ``contains_any`` / ``contains_all`` against constants, a screen keyed by those
+    constants picks out, for a fact, only the entries that can pass: ``contains_any`` can pass
+    only when a member of the fact's set is one of its values (so the entry is filed under each
+    of them), ``contains_all`` only when its first value is a member (filed under that one).
+    The selected entries are still tested (:func:`_screened`), so a screen only skips tests
+    that would fail. (The constants are str or int: a set's members match them as frozenset
+    membership does, by hash and equality; both tests fail on anything but a tuple.)"""
+    predicates, captures = kids[2], kids[3]
+    groups: dict[str, list] = {}
+    for position, entry in enumerate(predicates):
+        keys = _screen_keys(entry[1])
+        if keys is not None:
+            groups.setdefault(entry[0], []).append((position, False, entry, keys))
+    for position, entry in enumerate(captures, start=len(predicates)):
+        keys = None if entry[0] is None else _screen_keys(entry[1])
+        if keys is not None:
+            groups.setdefault(entry[0], []).append((position, True, entry, keys))
+    screened = set()
+    for field, entries in groups.items():
+        if len(entries) < 3:
+            continue
+        table: dict = {MISSING: []}
+        for position, is_capture, entry, keys in entries:
+            screened.add(id(entry))
+            item = (position, is_capture, entry)
+            table[MISSING].append(item)
+            for key in keys:
+                table.setdefault(key, []).append(item)
+        kids[1].append((field, table, SCREEN))
+    if screened:
+        predicates[:] = [entry for entry in predicates if id(entry) not in screened]
+        captures[:] = [entry for entry in captures if id(entry) not in screened]
+
+
+def _screen_keys(match) -> list | None:
+    """The keys a screen files a ``contains_any`` / ``contains_all`` test under (see
+    :func:`_screen`); None for other tests."""
+    op, value = PREDICATE_TESTS.get(match, (None, None))
+    if op not in ("contains_any", "contains_all") or not value:
+        return None
+    if not all(type(v) in (str, int) for v in value):
+        return None
+    return list(dict.fromkeys(value)) if op == "contains_any" else [next(iter(value))]
 
 
 def index_kids(tested: list) -> tuple[list, list]:
