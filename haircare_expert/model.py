@@ -62,12 +62,18 @@ def _json_writer(cls: type):
         for f in fields(cls):
             if f.metadata.get("json", True) is False:
                 continue
-            value = f"self.{f.name}"
             if f.metadata.get("sort"):
-                value = f"dict(sorted({value}.items()))"
-            members.append(f"{f.metadata.get('key', f.name)!r}: _json({value}),")
+                # json_value(dict(sorted(...))) without the intermediate dict
+                value = (f"{{k: x if type(x) in _PLAIN else _json(x) "
+                         f"for k, x in sorted(self.{f.name}.items())}}")
+            else:
+                # json_value(self.x) written out, so the common cases make no call
+                value = (f"(v if (t := type(v := self.{f.name})) in _PLAIN else "
+                         f"[e if type(e) in _PLAIN else _json(e) for e in v] "
+                         f"if t is list or t is tuple else _json(v))")
+            members.append(f"{f.metadata.get('key', f.name)!r}: {value},")
         source = "def to_json(self):\n    return {\n" + "\n".join(f"        {m}" for m in members) + "\n    }\n"
-        scope: dict = {"_json": json_value}
+        scope: dict = {"_json": json_value, "_PLAIN": _PLAIN}
         exec(compile(source, f"<to_json of {cls.__qualname__}>", "exec"), scope)   # our own text only
         writer = _JSON_WRITERS[cls] = scope["to_json"]
     return writer
@@ -92,7 +98,7 @@ class Fact:
 
     def to_json(self) -> dict:
         return {"id": self.id, "type": self.type,
-                "fields": {k: plain(v) for k, v in self.fields.items()},
+                "fields": {k: v if type(v) in _PLAIN else plain(v) for k, v in self.fields.items()},
                 "origin": self.origin}
 
 
@@ -200,11 +206,16 @@ class Consultation:
         return {firing.rule for firing in self.trace}
 
     def to_json(self) -> dict:
+        return self.json_members(advice_objects=False)
+
+    def json_members(self, advice_objects: bool) -> dict:
+        """``to_json()``; with ``advice_objects`` the ``advice`` member holds the Advice objects
+        themselves, not their JSON (for an encoder that writes them from the objects)."""
         return {
             "schema": self.SCHEMA,
             "client": dict(self.client),
             "knowledge_base": dict(self.knowledge_base),
-            "advice": [a.to_json() for a in self.advice],
+            "advice": list(self.advice) if advice_objects else [a.to_json() for a in self.advice],
             "schedule": {day: list(self.schedule.get(day, [])) for day in WEEKDAYS},
             "wash_day_order": list(self.wash_day_order),
             "plan": [p.to_json() for p in self.plan],

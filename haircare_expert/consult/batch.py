@@ -40,6 +40,7 @@ from typing import BinaryIO
 from haircare_expert import yamlio
 from haircare_expert.atomic import atomic_writer, check_target
 from haircare_expert.errors import HaircareError, ProfileError
+from haircare_expert.model import Advice, Consultation, json_value
 
 #: How often (seconds) a worker looks whether the batch that started it is still there.
 PARENT_POLL = 0.5
@@ -105,6 +106,25 @@ def parse_line(raw: bytes, where: str):
 _SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
 
 
+_CONSULTATION_JSON = Consultation.to_json
+_ADVICE_JSON = Advice.to_json
+
+
+def _texts_only(steps, sources) -> bool:
+    """Whether the steps are strings and the sources mappings of strings to strings."""
+    return (type(steps) is list and all(type(s) is str for s in steps) and type(sources) is list
+            and all(type(d) is dict and all(type(v) is str for v in d.values()) for d in sources))
+
+
+def _copied(value):
+    """A deep copy of lists and dicts (the rest is immutable data)."""
+    if type(value) is list:
+        return [_copied(v) for v in value]
+    if type(value) is dict:
+        return {k: _copied(v) for k, v in value.items()}
+    return value
+
+
 #: ``json.dumps(data, ensure_ascii=False, separators=(",", ":"))``; plain data from to_json():
 #: no cycles to look for.
 _dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), check_circular=False).encode
@@ -131,7 +151,9 @@ class Encoder:
         self._keys: dict[str, str] = {}
 
     def __call__(self, consultation) -> str:
-        data = consultation.to_json()
+        # The advice objects as they are (no dict per advice) when nothing overrides to_json.
+        direct = type(consultation) is Consultation and Consultation.to_json is _CONSULTATION_JSON
+        data = consultation.json_members(advice_objects=True) if direct else consultation.to_json()
         parts = []
         for name, value in data.items():
             key = self._keys.get(name)
@@ -139,6 +161,8 @@ class Encoder:
                 key = self._keys[name] = _dumps(name) + ":"
             if name == "knowledge_base":
                 text = self._knowledge_base(value)
+            elif name == "advice" and direct:
+                text = "[" + ",".join([self._advice_object(a) for a in value]) + "]"
             elif name == "advice" and type(value) is list:
                 text = "[" + ",".join([self._one_advice(a) for a in value]) + "]"
             else:
@@ -152,6 +176,28 @@ class Encoder:
             text = _dumps(value)
             self._kb = (value, text)
         return text
+
+    def _advice_object(self, advice) -> str:
+        """``self._one_advice(json_value(advice))``, from the Advice itself: its fixed members'
+        text is looked up by its strings and compared by its lists, not rebuilt as a dict."""
+        if type(advice) is not Advice or Advice.to_json is not _ADVICE_JSON:
+            return self._one_advice(json_value(advice))
+        key = ("advice", advice.rule, advice.kind, advice.title, advice.text, advice.because)
+        cached = self._advice.get(key)
+        if cached is None or cached[0] != advice.steps or cached[1] != advice.sources:
+            data = advice.to_json()
+            # Only texts are remembered: 1, 1.0 and True are equal in a comparison but not in JSON.
+            if list(data)[-2:] != self._VARYING or not _texts_only(advice.steps, advice.sources):
+                return _dumps(data)
+            if len(self._advice) >= self._limit:
+                self._advice.clear()
+            fixed = list(data.items())[:-2]
+            prefix = _dumps(dict(fixed))[:-1] + ("," if fixed else "")
+            # copies: a later change to this advice's lists must not change the cached key
+            cached = self._advice[key] = (_copied(advice.steps), _copied(advice.sources), prefix)
+        facts, fired = advice.matched_facts, advice.fired
+        return (cached[2] + '"matched_facts":' + _dumps(json_value(facts)) + ',"fired":'
+                + (int.__repr__(fired) if type(fired) is int else _dumps(json_value(fired))) + "}")
 
     def _one_advice(self, advice) -> str:
         if type(advice) is not dict or list(advice)[-2:] != self._VARYING:

@@ -96,8 +96,25 @@ class _Step:
     rank: tuple = ()
 
 
+#: rule_product per rule: id(rule) -> (rule, its declare, its tags, product). A batch asks
+#: ~60 times a client about the same hundred rules; the entry is used only while the rule and
+#: the two tuples it was worked out from are the very same objects.
+_PRODUCTS: dict[int, tuple] = {}
+
+
 def rule_product(rule: Rule) -> str | None:
     """The product a rule is about: the one it recommends, else its ``product:`` tag."""
+    hit = _PRODUCTS.get(id(rule))
+    if hit is not None and hit[0] is rule and hit[1] is rule.declare and hit[2] is rule.tags:
+        return hit[3]
+    if len(_PRODUCTS) >= 8192:
+        _PRODUCTS.clear()
+    product = _rule_product(rule)
+    _PRODUCTS[id(rule)] = (rule, rule.declare, rule.tags, product)
+    return product
+
+
+def _rule_product(rule: Rule) -> str | None:
     for decl in rule.declare:
         if decl.type == "recommend":
             value = dict(decl.fields).get("product")
