@@ -53,19 +53,18 @@ class QuickJoinNode(OrdinaryMatchNode):
     _shared: tuple | None = None
 
     def activate_left(self, tag, data, context):
-        memory = self.left_memory
-        if tag is VALID:
-            if not memory:
-                self._touched.append(memory)
-            memory.append((data, context))
-        else:
-            with suppress(ValueError):
-                memory.remove((data, context))
+        self._remember(self.left_memory, tag, data, context)
         if self.right_memory:
             self._pairs(tag, data, context, self.right_memory, True)
 
     def activate_right(self, tag, data, context):
-        memory = self.right_memory
+        self._remember(self.right_memory, tag, data, context)
+        if self.left_memory:
+            self._pairs(tag, data, context, self.left_memory, False)
+
+    def _remember(self, memory, tag, data, context):
+        """Add a valid token to one side's memory (noting the memory for the next reset when
+        it was empty), or take an invalid one out."""
         if tag is VALID:
             if not memory:
                 self._touched.append(memory)
@@ -73,8 +72,6 @@ class QuickJoinNode(OrdinaryMatchNode):
         else:
             with suppress(ValueError):
                 memory.remove((data, context))
-        if self.left_memory:
-            self._pairs(tag, data, context, self.left_memory, False)
 
     def _pairs(self, tag, data, context, matching_memory, is_left):
         shared = self._shared
