@@ -40,7 +40,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 from profiles import generate  # noqa: E402
-from synthetic import write_rules  # noqa: E402
+from synthetic import random_answer, write_rules  # noqa: E402
 
 
 # -- helpers ------------------------------------------------------------------------------------
@@ -266,18 +266,7 @@ def interview(count: int, synthetic: int = 0) -> None:
     latencies, cpu_times, questions = [], [], []
 
     def answer(q) -> str:
-        if rng.random() < 0.05:
-            return "unknown"
-        if q.kind == "choice":
-            return str(rng.randint(1, len(q.choices)))
-        if q.kind == "set":
-            picked = rng.sample(range(1, len(q.choices) + 1), rng.randint(0, min(3, len(q.choices))))
-            return ",".join(map(str, picked)) or "none"
-        if q.kind == "int":
-            return str(rng.randint(q.min, min(q.max, q.min + 10)))
-        if q.kind == "bool":
-            return rng.choice(["yes", "no"])
-        return ""
+        return random_answer(q, rng)
 
     for _ in range(count):
         talk = iv.Interview(advisor, iv.Session(), book)

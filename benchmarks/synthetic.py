@@ -89,3 +89,24 @@ def write_rules(folder: str | Path, n: int, seed: int = 8) -> Path:
         (folder / f"synthetic-{start // 100:03d}.yaml").write_text(
             yaml.safe_dump({"rules": chunk}, sort_keys=False), encoding="utf-8")
     return folder
+
+
+def random_answer(question, rng, unknown: float = 0.05, back: float = 0.0) -> str:
+    """What a consultant might type at an interview question: "unknown" with probability
+    ``unknown``, "back" with probability ``back``, else a valid answer of the question's kind
+    (the simulated interviews of the benchmark and of the planner's tests)."""
+    roll = rng.random()
+    if roll < unknown:
+        return "unknown"
+    if roll < unknown + back:
+        return "back"
+    if question.kind == "choice":
+        return str(rng.randint(1, len(question.choices)))
+    if question.kind == "set":
+        picked = rng.sample(range(1, len(question.choices) + 1), rng.randint(0, min(3, len(question.choices))))
+        return ",".join(map(str, picked)) or "none"
+    if question.kind == "int":
+        return str(rng.randint(question.min, min(question.max, question.min + 10)))
+    if question.kind == "bool":
+        return rng.choice(["yes", "no"])
+    return ""

@@ -3,6 +3,7 @@ answer changed: the question it picks must be the one a walk from scratch picks,
 any interview (answers, ``unknown``, ``back``, a section answered again)."""
 from __future__ import annotations
 
+import functools
 import importlib.util
 import random
 
@@ -16,6 +17,7 @@ from haircare_expert.knowledge.rulebook import Rulebook
 SECTIONS = ("hair", "scalp", "habits", "goals", "routine")
 
 
+@functools.cache
 def _synthetic_module():
     """benchmarks/synthetic.py, the generator of the benchmark's large rule bases."""
     spec = importlib.util.spec_from_file_location("haircare_synthetic", ROOT / "benchmarks" / "synthetic.py")
@@ -34,21 +36,7 @@ def synthetic(tmp_path_factory) -> Advisor:
 
 def typed(rng: random.Random, question) -> str:
     """What a consultant might type at this question: a valid answer, unknown, or back."""
-    roll = rng.random()
-    if roll < 0.06:
-        return "unknown"
-    if roll < 0.12:
-        return "back"
-    if question.kind == "choice":
-        return str(rng.randint(1, len(question.choices)))
-    if question.kind == "set":
-        picked = rng.sample(range(1, len(question.choices) + 1), rng.randint(0, min(3, len(question.choices))))
-        return ",".join(map(str, picked)) or "none"
-    if question.kind == "int":
-        return str(rng.randint(question.min, min(question.max, question.min + 10)))
-    if question.kind == "bool":
-        return rng.choice(["yes", "no"])
-    return ""
+    return _synthetic_module().random_answer(question, rng, unknown=0.06, back=0.06)
 
 
 def seen(plan) -> tuple:
