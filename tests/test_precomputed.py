@@ -34,6 +34,8 @@ def test_what_the_plan_reads_of_each_rule_is_what_the_rule_says():
             assert info.because == rule.because.strip()
             assert info.planned == (rule.kind in ADVICE_KINDS or bool(rule.declare))
             assert info.hands_on == bool(rule.steps or rule.schedule)
+            assert info.recommends == ("recommend" in rule.concludes())
+            assert info.in_week == bool(rule.schedule or rule.wash_day)
 
 
 def test_advice_text_kept_as_written_is_the_text_a_fill_in_gives():

@@ -75,15 +75,17 @@ _FILLED_MAX = 8192
 def render_text(rule: Rule, text: str, bindings: dict) -> str:
     if "{" not in text:
         return text
-    values = {k: (", ".join(map(str, v)) if isinstance(v, tuple) else v) for k, v in bindings.items()}
-    # the type is part of the key: 1, 1.0 and True are equal keys but not the same text
-    key: tuple | None = (id(rule), text, tuple([(k, type(v), v) for k, v in values.items()]))
+    # the type is part of the key: 1, 1.0 and True are equal keys but not the same text; a list
+    # is keyed (and shown) as its text
+    key: tuple | None = (id(rule), text, tuple([(k, str, ", ".join(map(str, v))) if isinstance(v, tuple)
+                                                else (k, type(v), v) for k, v in bindings.items()]))
     try:
         hit = _FILLED.get(key)
     except TypeError:           # a value that cannot be a key: fill it in every time
         hit = key = None
     if hit is not None and hit[0] is rule:
         return hit[1]
+    values = {k: (", ".join(map(str, v)) if isinstance(v, tuple) else v) for k, v in bindings.items()}
     from jinja2 import TemplateError  # only for text with values in it: most advice has none
     try:
         filled = ruletext.fill(rule, _text_template(text), values)   # length capped as it renders

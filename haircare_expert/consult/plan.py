@@ -41,7 +41,7 @@ class PlanResult:
     heat_days: Any = None
 
 
-@dataclass
+@dataclass(slots=True)
 class _Step:
     action: str
     product: str | None
@@ -88,6 +88,8 @@ class RuleFacts:
     because: str            #: its ``because``, stripped
     planned: bool           #: it gives advice or declares facts (only those make steps)
     hands_on: bool          #: it has steps or calendar entries of its own
+    recommends: bool        #: it declares recommendations (new products)
+    in_week: bool           #: it has calendar entries or wash-day steps
 
 
 @dataclass(frozen=True)
@@ -107,7 +109,9 @@ def plan_data(rulebook: Rulebook) -> PlanData:
             rule=rule, product=_rule_product(rule), action=rule_action(rule),
             tagged=next((t.split(":", 1)[1] for t in rule.tags if t.startswith("product:")), None),
             because=rule.because.strip(), planned=rule.kind in ADVICE_KINDS or bool(rule.declare),
-            hands_on=bool(rule.steps or rule.schedule))
+            hands_on=bool(rule.steps or rule.schedule),
+            recommends=any(d.type == "recommend" for d in rule.declare),
+            in_week=bool(rule.schedule or rule.wash_day))
     uses = rulebook.vocabulary.types.get("uses")
     products = uses.fields["product"].values if uses and "product" in uses.fields else ()
     return PlanData(rules, frozenset(products))
@@ -230,7 +234,7 @@ class _Builder:
                 if key not in self.steps:
                     self.steps[key] = _Step(action, product, rule, self.item(action, product, rule),
                                             info.because)
-            for fid in firing.declared:
+            for fid in firing.declared if info.recommends else ():
                 fact = client.facts.get(fid)
                 if fact is None or fact.type != "recommend":
                     continue
@@ -249,8 +253,8 @@ class _Builder:
         client = self.client
         for _firing, info in self.fired_rules:
             product, rule = info.product, info.rule
-            if (product in client.used and product not in client.reacted and product not in self.adds
-                    and info.hands_on and not any(s.product == product for s in self.steps.values())):
+            if (info.hands_on and product in client.used and product not in client.reacted
+                    and product not in self.adds and not any(s.product == product for s in self.steps.values())):
                 self.steps[("keep", product, rule.id)] = _Step(
                     "keep", product, rule, self.item("keep", product, rule), info.because)
 
@@ -377,7 +381,7 @@ class _Builder:
         wash: dict[str, tuple[int, list[int]]] = {}
         for _firing, info in self.fired_rules:
             rule, product = info.rule, info.product
-            if product in gone:
+            if not info.in_week or product in gone:
                 continue
             for entry in rule.schedule:
                 if product not in later and not entry.replaces and entry not in week_entries:

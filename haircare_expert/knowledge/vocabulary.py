@@ -220,6 +220,7 @@ class Vocabulary:
         self._bool_labels = {bool(k): str(v) for k, v in (labels.get("booleans") or {}).items()}
         self._unknown_label = str(labels.get("unknown") or "not known")
         self._tables: dict[str, list[dict]] = {}
+        self._labelled: dict[tuple[str, str], str] = {}
 
     # -- roles (the domain words; see the class docstring). Each accessor reads the role named
     # like itself, so the words live in the vocabulary file only.
@@ -239,6 +240,18 @@ class Vocabulary:
         live in one field (``red-flag``, ``scalp-state``), or ``type.field``. A list of values
         is joined with commas; a value with no label falls back to its words (``_`` -> space).
         """
+        if type(value) is str:
+            # the same few products and symptoms are labelled for every client: once each
+            key = (field_or_type, value)
+            text = self._labelled.get(key)
+            if text is None:
+                text = self._label_text(field_or_type, value)
+                if len(self._labelled) < 4096:
+                    self._labelled[key] = text
+            return text
+        return self._label_text(field_or_type, value)
+
+    def _label_text(self, field_or_type: str, value: Any) -> str:
         if isinstance(value, (tuple, list)):
             return ", ".join(self.label(field_or_type, v) for v in value)
         if isinstance(value, bool):
