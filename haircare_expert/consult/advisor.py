@@ -141,7 +141,7 @@ def assemble(rulebook: Rulebook, client: dict, facts: list[Fact], trace: list[Fi
     wash-day order and conflicts (the plan stage decides what the first week holds)."""
     advice: dict[tuple[str, str], Advice] = {}
     conflicts: dict[str, Conflict] = {}
-    staged = plan_stage.build(rulebook, list(facts), list(trace))
+    staged = plan_stage.build(rulebook, facts, trace)     # read, never changed
     rules = rulebook.derived(_advice_rules)
     for firing in trace:
         info = rules[firing.rule]

@@ -198,7 +198,9 @@ class _Builder:
             product, schedule = info.product, info.rule.schedule
             if product and schedule:
                 known = self.entries_of.setdefault(product, [])
-                known.extend(e for e in schedule if e not in known)
+                for entry in schedule:
+                    if entry not in known:
+                        known.append(entry)
 
     def label(self, product: str | None) -> str:
         return self.vocab.label("product", product) if product else ""
