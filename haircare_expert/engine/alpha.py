@@ -32,6 +32,7 @@ shared, not copied; every node that receives them is one of this package's.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from contextlib import suppress
 
 # experta is importable: the package __init__ ran _compat first
 from experta import P, W
@@ -71,8 +72,8 @@ def walk(kids, fact, tag, data, context) -> None:
     """Pass ``fact`` (its token: ``tag``, ``data``, ``context``) to the children ``kids`` of an
     alpha node it has passed (see the module docstring for the lists)."""
     callbacks, lookups, predicates, captures, others = kids
-    for callback in callbacks:
-        callback(tag, data, context)
+    if callbacks:
+        deliver(callbacks, tag, data, context)
     for field, table, members in lookups:
         value = fact.get(field, MISSING)
         if value is MISSING or (members and type(value) is not tuple):  # only a set has members
@@ -107,9 +108,8 @@ def walk(kids, fact, tag, data, context) -> None:
             continue
         if leaf is None:
             walk(sub, fact, tag, data, merged)
-        else:                           # only non-alpha children: call them from here
-            for callback in leaf:
-                callback(tag, data, merged)
+        else:                           # only non-alpha children: deliver from here
+            deliver(leaf, tag, data, merged)
     for test, sub in others:
         match = test(fact)
         if match is True or (match and not isinstance(match, Mapping)):
@@ -118,6 +118,29 @@ def walk(kids, fact, tag, data, context) -> None:
             merged = match if not context and type(match) is dict else merge(context, match)
             if merged is not None:      # (a new dict needs no merging: nothing to clash with)
                 walk(sub, fact, tag, data, merged)
+
+
+def deliver(terminals, tag, data, context) -> None:
+    """Hand a token to the beta nodes below alpha nodes it passed: per node, its terminal
+    (memory, touched, gated, always): the token into the node's memory, which its joins and
+    negations share (noted in ``touched`` when it was empty); the ``gated`` ones, (opposite
+    memory, callback) pairs, called only when the memory of their other side holds something
+    (otherwise storing it was all they had to do); the ``always`` callbacks called as they
+    are (see :func:`haircare_expert.engine.rete.terminal_of`)."""
+    for memory, touched, gated, always in terminals:
+        if memory is not None:
+            if tag is VALID:
+                if not memory:
+                    touched.append(memory)
+                memory.append((data, context))
+            else:
+                with suppress(ValueError):
+                    memory.remove((data, context))
+            for opposite, callback in gated:
+                if opposite:
+                    callback(tag, data, context)
+        for callback in always:
+            callback(tag, data, context)
 
 
 def _screened(table: dict, value: tuple, fact, tag, data, context) -> None:
@@ -182,7 +205,7 @@ class TypeDispatchBusNode(BusNode):
                         for part, more in zip(parts, node._kids):
                             part.extend(more)
                 else:
-                    parts[0].append(child.callback)
+                    parts[0].append((None, None, (), [child.callback]))
             kids = self._by_type[type(fact)] = parts
         return kids
 
@@ -193,9 +216,10 @@ class TypeDispatchBusNode(BusNode):
         walk(self._kids_for(fact), fact, INVALID, (fact,), {})
 
 
-def build_kids(nodes: list) -> None:
+def build_kids(nodes: list, terminals: dict) -> None:
     """Give every :class:`QuickFeatureTesterNode` in ``nodes`` its ``_kids`` (the five lists
-    :func:`walk` reads), its children sorted once."""
+    :func:`walk` reads), its children sorted once; ``terminals`` holds, by node id, the
+    terminal (see :func:`deliver`) of each node with beta children."""
     alpha = [node for node in nodes if type(node) is QuickFeatureTesterNode]
     for node in alpha:
         node._kids = ([], [], [], [], [])
@@ -206,8 +230,8 @@ def build_kids(nodes: list) -> None:
             sub = child.node
             if type(sub) is QuickFeatureTesterNode and child.callback.__name__ == "activate":
                 tested.append((sub.matcher, sub._kids))
-            else:
-                callbacks.append(child.callback)
+        if id(node) in terminals:
+            callbacks.append(terminals[id(node)])
         tested, lookups[:] = index_kids(tested)
         for test, sub in tested:
             pred = getattr(test, "pred", None)

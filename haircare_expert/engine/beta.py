@@ -55,12 +55,12 @@ class QuickJoinNode(OrdinaryMatchNode):
     def activate_left(self, tag, data, context):
         self._remember(self.left_memory, tag, data, context)
         if self.right_memory:
-            self._pairs(tag, data, context, self.right_memory, True)
+            self.pair_left(tag, data, context)
 
     def activate_right(self, tag, data, context):
         self._remember(self.right_memory, tag, data, context)
         if self.left_memory:
-            self._pairs(tag, data, context, self.left_memory, False)
+            self.pair_right(tag, data, context)
 
     def _remember(self, memory, tag, data, context):
         """Add a valid token to one side's memory (noting the memory for the next reset when
@@ -73,21 +73,43 @@ class QuickJoinNode(OrdinaryMatchNode):
             with suppress(ValueError):
                 memory.remove((data, context))
 
-    def _pairs(self, tag, data, context, matching_memory, is_left):
+    def pair_left(self, tag, data, context):
+        """A left token (already in, or out of, the left memory) against the right memory."""
+        right = self.right_memory
         shared = self._shared
         if shared is None:
-            shared = self._shared = tuple(key for key in context if key in matching_memory[0][1])
+            shared = self._shared = tuple(key for key in context if key in right[0][1])
         budget, out = self._budget, self._out
-        for other_data, other_context in matching_memory:
+        for other_data, other_context in right:
             for key in shared:
                 if context[key] != other_context[key]:
                     break
             else:
-                facts = data + other_data if is_left else other_data + data
                 merged = {**context, **other_context}
                 budget[0] -= 1
                 if budget[0] < 0:
                     raise BudgetExceeded("partial_matches", self)
+                facts = data + other_data
+                for callback in out:
+                    callback(tag, facts, merged)
+
+    def pair_right(self, tag, data, context):
+        """A right token (already in, or out of, the right memory) against the left memory."""
+        left = self.left_memory
+        shared = self._shared
+        if shared is None:
+            shared = self._shared = tuple(key for key in context if key in left[0][1])
+        budget, out = self._budget, self._out
+        for other_data, other_context in left:
+            for key in shared:
+                if context[key] != other_context[key]:
+                    break
+            else:
+                merged = {**context, **other_context}
+                budget[0] -= 1
+                if budget[0] < 0:
+                    raise BudgetExceeded("partial_matches", self)
+                facts = other_data + data
                 for callback in out:
                     callback(tag, facts, merged)
 
@@ -138,10 +160,15 @@ class QuickNotNode(NotNode):
             if not self.right_memory:
                 self._touched.append(self.right_memory)
             self.right_memory.append((data, context))
-            inc = 1
         else:
             self.right_memory.remove((data, context))
-            inc = -1
+        if self.left_memory:
+            self.count_right(tag, data, context)
+
+    def count_right(self, tag, data, context):
+        """A right token (already in, or out of, the right memory) counted against each left
+        token it matches; a left token whose count leaves or reaches 0 goes out again."""
+        inc = 1 if tag is VALID else -1
         shared = self._shared
         for left in self.left_memory.values():
             if shared is None:
