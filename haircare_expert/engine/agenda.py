@@ -202,10 +202,11 @@ class QuickEngine(KnowledgeEngine):
       (``fire``, with the match's context) once per match: a key popped again (experta's
       ``not (a and b)`` puts a match on the agenda twice) fires nothing, as in CLIPS; the firing
       log line is formatted only when logged;
-    * :meth:`quick_declare` puts a fact into the fact list as ``FactList.declare`` does with
-      duplicates allowed, skipping what cannot fail for the facts the compiler builds (plain
-      values, no field constraints, no ``__`` in names, a class without field schemas) and the
-      duplicate counter (never read when duplicates are allowed and nothing is retracted).
+    * :meth:`quick_declare` makes a fact and puts it into the fact list as ``FactList.declare``
+      does with duplicates allowed, skipping what cannot fail for the facts the compiler builds
+      (plain values, no field constraints, no ``__`` in names, a class without field schemas)
+      and the duplicate counter (never read when duplicates are allowed and nothing is
+      retracted).
     """
 
     def get_rules(self):
@@ -239,7 +240,7 @@ class QuickEngine(KnowledgeEngine):
             # __declare does it (id 0, counted, into the network), without copying the fact,
             # validating a fact with no fields or updating the agenda with no activations
             self.facts.reference_counter[_INITIAL_ID] += 1
-            self.quick_declare(InitialFact())
+            self.quick_declare(InitialFact, {})
             self.running = False
             return
         facts = []
@@ -249,7 +250,13 @@ class QuickEngine(KnowledgeEngine):
         self._KnowledgeEngine__declare(*facts)
         self.running = False
 
-    def quick_declare(self, fact, update: bool = True):
+    def quick_declare(self, cls, fields, update: bool = True):
+        """A new fact of the Fact class ``cls`` with the plain values ``fields`` (see the class
+        docstring), declared; it is returned. It is made without ``Fact.__init__``, which
+        stores the values one by one (``freeze`` returns plain values as they are) and an
+        empty dict of defaults that only a class with field schemas reads."""
+        fact = _new_fact(cls)
+        dict.update(fact, fields)
         facts = self.facts
         index = facts.last_index
         dict.__setitem__(fact, "__factid__", index)
@@ -316,4 +323,5 @@ class QuickEngine(KnowledgeEngine):
 _INITIAL_DEFFACTS = KnowledgeEngine._declare_initial_fact._wrapped    # a DefFacts' function
 _INITIAL_ID = FactList._get_fact_id(InitialFact())
 _FACTS_LOG = watchers.FACTS
+_new_fact = dict.__new__
 _RULES_LOG = watchers.RULES

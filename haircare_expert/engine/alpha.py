@@ -101,7 +101,9 @@ def walk(kids, fact, tag, data, context) -> None:
             continue
         if not context:
             merged = {bind: value}
-        elif context.get(bind, value) == value:    # a variable bound twice: equal values
+        elif (field is None and bind not in context) or context.get(bind, value) == value:
+            # (a variable bound twice: equal values; a fact always equals itself, and
+            # experta's Fact.__eq__ takes four calls to say so)
             merged = context.copy()
             merged[bind] = value
         else:

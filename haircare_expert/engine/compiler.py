@@ -351,11 +351,9 @@ class Engine:
         known = run.by_key.get(identity)
         if known is not None:
             return known, False
-        cls = _fact_class(type_name)
+        cls = _FACT_CLASSES.get(type_name) or _fact_class(type_name)
         if self._quick and _PLAIN.issuperset(map(type, fields.values())):
-            declared = cls()
-            dict.update(declared, fields)       # what Fact(**fields) stores for plain values
-            self._engine.quick_declare(declared, update)
+            declared = self._engine.quick_declare(cls, fields, update)   # what Fact(**fields) holds
         else:
             declared = self._engine.declare(cls(**fields))
         our_id = f"f-{len(run.facts) + 1}"
