@@ -227,6 +227,7 @@ class QuickEngine(KnowledgeEngine):
 
     def __init__(self, *args, **kwargs):
         self._fired: set = set()        # the agenda keys fired in this run
+        self._initial_plan: list = [None]   # where the InitialFact goes (see quick_declare)
         super().__init__(*args, **kwargs)
 
     def reset(self, **kwargs):
@@ -240,7 +241,7 @@ class QuickEngine(KnowledgeEngine):
             # __declare does it (id 0, counted, into the network), without copying the fact,
             # validating a fact with no fields or updating the agenda with no activations
             self.facts.reference_counter[_INITIAL_ID] += 1
-            self.quick_declare(InitialFact, {})
+            self.quick_declare(InitialFact, {}, replay=self._initial_plan)
             self.running = False
             return
         facts = []
@@ -250,13 +251,18 @@ class QuickEngine(KnowledgeEngine):
         self._KnowledgeEngine__declare(*facts)
         self.running = False
 
-    def quick_declare(self, cls, fields, update: bool = True):
+    def quick_declare(self, cls, fields, update: bool = True, replay: list | None = None):
         """A new fact of the Fact class ``cls`` with the plain values ``fields`` (see the class
         docstring), declared; it is returned. It is made without ``Fact.__init__``, which
         stores the values one by one (``freeze`` returns plain values as they are) and an
-        empty dict of defaults that only a class with field schemas reads."""
+        empty dict of defaults that only a class with field schemas reads. ``replay``: for a
+        fact whose content is the same every time (a rule's conclusion with every field
+        given), a one-item list holding the network's plan for it (see
+        :func:`~haircare_expert.engine.alpha.replay`), or None until the first walk makes one."""
         fact = _new_fact(cls)
         dict.update(fact, fields)
+        if replay is not None:
+            fact._replay = replay
         facts = self.facts
         index = facts.last_index
         dict.__setitem__(fact, "__factid__", index)

@@ -48,6 +48,7 @@ MISSING = object()
 SCREEN = object()   # a lookup that is a screen (see _screen)
 VALID = Token.TagType.VALID
 INVALID = Token.TagType.INVALID
+RECORD = object()   # a walk that records where a fact goes (see replay)
 
 
 def merge(context: dict, match) -> dict | None:
@@ -129,6 +130,9 @@ def deliver(terminals, tag, data, context) -> None:
     memory, callback) pairs, called only when the memory of their other side holds something
     (otherwise storing it was all they had to do); the ``always`` callbacks called as they
     are (see :func:`haircare_expert.engine.rete.terminal_of`)."""
+    if tag is RECORD:   # a plan being recorded (see replay): data is the plan
+        data.append((terminals, context))
+        return
     for memory, touched, gated, always in terminals:
         if memory is not None:
             if tag is VALID:
@@ -143,6 +147,33 @@ def deliver(terminals, tag, data, context) -> None:
                     callback(tag, data, context)
         for callback in always:
             callback(tag, data, context)
+
+
+def replay(plan: list, fact) -> None:
+    """Deliver a new ``fact`` where the ``plan`` says a fact of its content goes: what
+    :func:`walk` would deliver, without testing anything again. A rule's conclusion whose
+    fields are all given in the rule has the same content every time it is declared, and the
+    alpha tests read nothing but the content: the plan is each :func:`deliver` call's
+    terminals and context, the context as (name, value, is it the fact) triples (``None``:
+    empty; a name: the fact alone). It is :func:`deliver` for valid tokens, inline."""
+    data = (fact,)
+    for terminals, template in plan:
+        if template is None:
+            context = {}
+        elif type(template) is str:
+            context = {template: fact}
+        else:
+            context = {name: fact if is_fact else value for name, value, is_fact in template}
+        for memory, touched, gated, always in terminals:
+            if memory is not None:
+                if not memory:
+                    touched.append(memory)
+                memory.append((data, context))
+                for opposite, callback in gated:
+                    if opposite:
+                        callback(VALID, data, context)
+            for callback in always:
+                callback(VALID, data, context)
 
 
 def _screened(table: dict, value: tuple, fact, tag, data, context) -> None:
@@ -212,7 +243,28 @@ class TypeDispatchBusNode(BusNode):
         return kids
 
     def add(self, fact):
-        walk(self._kids_for(fact), fact, VALID, (fact,), {})
+        holder = getattr(fact, "_replay", None)
+        if holder is None:
+            walk(self._by_type.get(type(fact)) or self._kids_for(fact), fact, VALID, (fact,), {})
+        else:
+            plan = holder[0]
+            replay(self._plan(fact, holder) if plan is None else plan, fact)
+
+    def _plan(self, fact, holder: list) -> list:
+        """Where a fact of this content goes (see :func:`replay`), found by walking the alpha
+        network once for ``fact`` and kept in ``holder``."""
+        recorded: list = []
+        walk(self._by_type.get(type(fact)) or self._kids_for(fact), fact, RECORD, recorded, {})
+        plan = []
+        for terminals, context in recorded:
+            template = tuple((name, value, value is fact) for name, value in context.items())
+            if not template:
+                template = None
+            elif len(template) == 1 and template[0][2]:
+                template = template[0][0]
+            plan.append((terminals, template))
+        holder[0] = plan
+        return plan
 
     def remove(self, fact):
         walk(self._kids_for(fact), fact, INVALID, (fact,), {})
