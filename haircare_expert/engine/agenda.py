@@ -251,6 +251,16 @@ class QuickEngine(KnowledgeEngine):
         self._KnowledgeEngine__declare(*facts)
         self.running = False
 
+    def release(self) -> None:
+        """Let go of what a run leaves behind: the tokens in the network's memories, the keys
+        fired, the facts in the fact list (each is emptied in place: a run's result never
+        holds them). Freed now, by reference counting, they are never scanned by the
+        collector, which would otherwise find them young when it resumes after the run."""
+        self.matcher.reset()
+        self._fired.clear()
+        self.facts.clear()
+        self.facts.reference_counter.clear()
+
     def quick_declare(self, cls, fields, update: bool = True, replay: list | None = None):
         """A new fact of the Fact class ``cls`` with the plain values ``fields`` (see the class
         docstring), declared; it is returned. It is made without ``Fact.__init__``, which

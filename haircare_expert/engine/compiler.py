@@ -285,15 +285,16 @@ class Engine:
         """Run the rules on the input facts; return (all facts with ids, firing trace).
 
         The cyclic collector is paused meanwhile (:func:`~.freeze.collector_paused`), and the
-        network's memories are emptied before it resumes, so what the run built is freed at
-        once by reference counting instead of being scanned by the collector."""
+        network's memories, the keys fired and the fact list are emptied before it resumes
+        (``QuickEngine.release``), so what the run built is freed at once by reference
+        counting instead of being scanned by the collector."""
         with collector_paused():
             try:
                 run = self._infer(facts)
                 return run.all_facts(), run.trace()
             finally:
                 if self._quick:
-                    self._engine.matcher.reset()
+                    self._engine.release()
 
     def _infer(self, facts: Sequence[Fact]) -> _Run:
         """Reset the engine, declare ``facts``, fire the rules; the run's bookkeeping."""
