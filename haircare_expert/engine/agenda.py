@@ -228,10 +228,12 @@ class QuickEngine(KnowledgeEngine):
     def __init__(self, *args, **kwargs):
         self._fired: set = set()        # the agenda keys fired in this run
         self._initial_plan: list = [None]   # where the InitialFact goes (see quick_declare)
+        self._log_facts = _FACTS_LOG.isEnabledFor(logging.INFO)
         super().__init__(*args, **kwargs)
 
     def reset(self, **kwargs):
         self._fired.clear()
+        self._log_facts = _FACTS_LOG.isEnabledFor(logging.INFO)    # asked once a run
         self.agenda = Agenda()
         self.facts = FactList()
         self.matcher.reset()
@@ -279,7 +281,7 @@ class QuickEngine(KnowledgeEngine):
         facts[index] = fact
         facts.last_index = index + 1
         facts.added.append(fact)
-        if _FACTS_LOG.isEnabledFor(logging.INFO):
+        if self._log_facts:
             _FACTS_LOG.info(" ==> %s: %r", fact, fact)
         if update and not self.running:
             self.matcher.changes(*self.facts.changes)
