@@ -234,8 +234,9 @@ class QuickEngine(KnowledgeEngine):
     def reset(self, **kwargs):
         self._fired.clear()
         self._log_facts = _FACTS_LOG.isEnabledFor(logging.INFO)    # asked once a run
-        self.agenda = Agenda()
-        self.facts = FactList()
+        if self.agenda.activations:     # (experta's agenda: the matcher's is the one used)
+            self.agenda = Agenda()
+        self.facts = _emptied(self.facts)
         self.matcher.reset()
         deffacts = self.get_deffacts()
         if len(deffacts) == 1 and getattr(deffacts[0][0], "_wrapped", None) is _INITIAL_DEFFACTS:
@@ -272,12 +273,12 @@ class QuickEngine(KnowledgeEngine):
         given), a one-item list holding the network's plan for it (see
         :func:`~haircare_expert.engine.alpha.replay`), or None until the first walk makes one."""
         fact = _new_fact(cls)
-        dict.update(fact, fields)
+        _update(fact, fields)
         if replay is not None:
             fact._replay = replay
         facts = self.facts
         index = facts.last_index
-        dict.__setitem__(fact, "__factid__", index)
+        _setitem(fact, "__factid__", index)
         facts[index] = fact
         facts.last_index = index + 1
         facts.added.append(fact)
@@ -341,5 +342,17 @@ class QuickEngine(KnowledgeEngine):
 _INITIAL_DEFFACTS = KnowledgeEngine._declare_initial_fact._wrapped    # a DefFacts' function
 _INITIAL_ID = FactList._get_fact_id(InitialFact())
 _FACTS_LOG = watchers.FACTS
-_new_fact = dict.__new__
+_new_fact, _update, _setitem = dict.__new__, dict.update, dict.__setitem__
+
+
+def _emptied(facts: FactList) -> FactList:
+    """``facts`` emptied as a new ``FactList`` is (``release`` empties its facts after a run):
+    the one object kept from run to run."""
+    if type(facts) is not FactList:
+        return FactList()
+    facts.clear()
+    facts.last_index = 0
+    facts.reference_counter.clear()
+    facts.added, facts.removed, facts.duplication = [], [], False
+    return facts
 _RULES_LOG = watchers.RULES
