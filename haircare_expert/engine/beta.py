@@ -11,7 +11,10 @@ They decide exactly what experta's ``OrdinaryMatchNode`` and ``NotNode`` decide,
 * a token's facts are a tuple, the left token's facts before the right one's (experta: a
   set; only the conflict-set nodes read them, as a set of fact ids);
 * a node hands the matcher each memory it starts filling (``_touched``), so a reset empties
-  only the memories a run filled (in place: nothing else holds them);
+  only the memories a run filled (in place: the alpha terminals hold them too);
+* the side an alpha node feeds shares that node's one memory with its siblings (filled once
+  by :func:`~.alpha.deliver`), and its ``pair_left`` / ``pair_right`` / ``count_right`` is
+  called only when the other side holds something (see ``rete._terminals``);
 * the joins count the run's partial matches against its budget (:mod:`.budget`).
 
 Every context here has string keys only: the compiler binds no negated variables (``~W``),

@@ -13,8 +13,10 @@ then gives each node one of this package's classes, which decide the same things
 
 * :mod:`.alpha`: the root hands a fact only to the branches for its class; one function walks
   the alpha nodes, testing before building anything and looking values up among sibling
-  equality tests;
-* :mod:`.beta`: joins and negations share tokens instead of copying them;
+  equality tests (:mod:`.checks`: the tests as plain functions); a rule's conclusion of fixed
+  content replays the first walk's deliveries;
+* :mod:`.beta`: joins and negations share tokens instead of copying them, and the memory of
+  the side an alpha node feeds (see :func:`_terminals`);
 * :mod:`.agenda`: conflict-set nodes put matches straight onto a sorted agenda that the engine
   loop (:class:`~.agenda.QuickEngine`) pops; the order is experta's (a total one);
 * :mod:`.budget`: a run's budget of partial matches and activations;
@@ -45,15 +47,10 @@ from experta.matchers.rete.nodes import (
 from experta.matchers.rete.utils import prepare_rule, wire_rule
 
 from haircare_expert.engine.agenda import AgendaNode, QuickAgenda, QuickEngine, StableDepthStrategy
-from haircare_expert.engine.alpha import (
-    PREDICATE_TESTS,
-    QuickFeatureTesterNode,
-    TypeDispatchBusNode,
-    build_kids,
-    quick_check,
-)
+from haircare_expert.engine.alpha import QuickFeatureTesterNode, TypeDispatchBusNode, build_kids
 from haircare_expert.engine.beta import QUICK_CLASSES, QuickJoinNode, QuickNotNode, same_context
 from haircare_expert.engine.budget import Budget, BudgetExceeded, rule_of
+from haircare_expert.engine.checks import PREDICATE_TESTS, quick_check
 
 __all__ = ["PREDICATE_TESTS", "Budget", "BudgetExceeded", "QuickEngine", "StableDepthStrategy",
            "TrackedReteMatcher", "rule_of"]
