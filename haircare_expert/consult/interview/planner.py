@@ -22,16 +22,60 @@ from haircare_expert.model import Consultation, Fact, Firing
 
 
 # -- the planner ---------------------------------------------------------------------------------
-@dataclass
 class Plan:
     """What to ask next, what is still open, and which rules wait on each open question."""
 
-    next: Slot | None
-    pending: list[Slot]                         #: every question still worth asking, next first
-    waiting: dict[str, list[str]]               #: key -> ids of the rules waiting on its answer
-    needed_for: dict[str, str] = field(default_factory=dict)  #: key -> key of the question it unlocks
-    red_flag: set = field(default_factory=set)  #: keys that feed a referral or a red flag
-    per_product: int = 0                        #: questions each product may bring (estimate)
+    def __init__(self, next: Slot | None, pending: list[Slot], waiting, needed_for: dict | None = None,
+                 red_flag: set | None = None, per_product: int = 0):
+        self.next = next
+        self.pending = pending                  #: every question still worth asking, next first
+        self._waiting = waiting                 # the dict, or what works it out when asked for
+        self.needed_for = needed_for or {}      #: key -> key of the question it unlocks
+        self.red_flag = red_flag or set()       #: keys that feed a referral or a red flag
+        self.per_product = per_product          #: questions each product may bring (estimate)
+
+    @property
+    def waiting(self) -> dict[str, list[str]]:
+        """Answer key -> ids of the rules waiting on its answer (worked out when first asked for:
+        only ``why`` shows it)."""
+        if callable(self._waiting):
+            self._waiting = self._waiting()
+        return self._waiting
+
+
+@dataclass
+class Wanted:
+    """The answers the rules wait on, as a plan reads them: the keys in the order the rules
+    first wait on them, the keys a red-flag rule waits on, and what gives the rules behind each
+    key (:meth:`waiting`) when someone asks."""
+
+    keys: dict                                  # key -> None, in order
+    red: set
+    alive: list                                 # (rule id, own answers, derived patterns) of each waiting rule
+    via: dict                                   # derived pattern -> the answers its producers wait on
+    added: list = field(default_factory=list)   # (key, rule id) added after, in order
+    dropped: list = field(default_factory=list)     # keys taken out after
+    shared: list = field(default_factory=list)  # (key, from key): the rules of one added to another
+
+    def waiting(self, rank: dict) -> dict[str, list[str]]:
+        """Answer key -> the rules (in rank order) that wait on it."""
+        waiting: dict[str, list[str]] = {}
+        via = self.via
+        for rule_id, own, patterns in self.alive:
+            needs = sorted(set(own).union(*(via[i] for i in patterns))) if patterns else own
+            for key in needs:
+                waiting.setdefault(key, []).append(rule_id)
+        for key, rule_id in self.added:
+            if rule_id not in waiting.setdefault(key, []):
+                waiting[key].append(rule_id)
+        for key in self.dropped:
+            del waiting[key]
+        for ref, key in self.shared:
+            waiting.setdefault(ref, [])
+            for rid in waiting[key]:
+                if rid not in waiting[ref]:
+                    waiting[ref].append(rid)
+        return {k: sorted(v, key=rank.__getitem__) for k, v in waiting.items()}
 
 
 class Planner:
@@ -65,26 +109,29 @@ class Planner:
         over them (what :meth:`plan` reads of a consultation)."""
         answers = session.answers
         fired = {firing.rule for firing in trace}
-        waiting = self._waiting(self._walk(answers, facts, trace, fired), fired)
+        wanted = self._wanted(self._walk(answers, facts, trace, fired), fired)
+        keys, red, flags = wanted.keys, wanted.red, self.rules.flags
         for key, rule_id in self._calendar_waits(fired):
-            if key not in answers and rule_id not in waiting.setdefault(key, []):
-                waiting[key].append(rule_id)
+            if key not in answers:
+                keys[key] = None
+                wanted.added.append((key, rule_id))
+                if flags[rule_id]:
+                    red.add(key)
         # fields some rule wants from routine entries that do not exist yet: only an estimate
-        per_product = {k for k in waiting if k.startswith("routine[*].")}
-        for key in per_product:
-            del waiting[key]
+        wanted.dropped = [k for k in keys if k.startswith("routine[*].")]
+        for key in wanted.dropped:
+            del keys[key]
         listed = self.book.slots(answers)
         slots = {s.key: s for s in listed}
-        askable, needed_for = self._askable(waiting, slots, answers)
-        flags = self.rules.flags
-        red = {k for k in askable if any(flags[r] for r in waiting.get(k, ()))}
+        askable, needed_for = self._askable(wanted, slots, answers)
+        red = {k for k in askable if k in red}
         for slot in slots.values():       # the client block is always asked, first
             if slot.question.fact_type == "client" and slot.key not in answers:
                 askable[slot.key] = slot
         pending = self._in_order(askable, red, listed)
-        waiting = {k: sorted(v, key=self.rules.rank.__getitem__) for k, v in waiting.items()}
-        return Plan(pending[0] if pending else None, pending, waiting, needed_for, red,
-                    len(per_product))
+        rank = self.rules.rank
+        return Plan(pending[0] if pending else None, pending, lambda: wanted.waiting(rank), needed_for,
+                    red, len(wanted.dropped))
 
     def _walk(self, answers: dict, facts: Sequence[Fact], trace: Sequence[Firing], fired: set) -> Walk:
         """A walk over the rules for this state, the last walk's results kept where what they
@@ -101,26 +148,49 @@ class Planner:
         memory.state = None if state.tangled or rules.order is None else state
         return walk
 
-    def _waiting(self, walk: Walk, fired: set) -> dict[str, list[str]]:
-        """Answer key -> the rules (in rule order) that wait on it."""
-        waiting: dict[str, list[str]] = {}
-        known = walk.memory.results
-        for rule, rule_id, varies in self.rules.top:
+    def _wanted(self, walk: Walk, fired: set) -> Wanted:
+        """The answers the rules wait on: each key in the order of the first rule (in rule
+        order) waiting on it, a rule's keys sorted; those a red-flag rule waits on."""
+        first: dict[str, int] = {}
+        first_via: dict[int, int] = {}
+        red: set = set()
+        red_via: set = set()
+        alive = []
+        cores = walk.memory.cores
+        for place, (rule, rule_id, varies, flag) in enumerate(self.rules.top):
             # a rule that fired can still be undone by an answer that makes one of its 'not'
             # conditions match; a second firing matters only if it can say something new
             settled = rule_id in fired and not varies
-            alive, needs = known.get(("rule", rule_id, settled)) or walk.rule(rule, settled)
-            if alive:
-                for key in needs:
-                    waiting.setdefault(key, []).append(rule_id)
-        return waiting
+            core = cores.get(("rule", rule_id, settled)) or walk.rule(rule, settled)
+            if core[0]:
+                _, own, patterns = core
+                alive.append((rule_id, own, patterns))
+                for key in own:
+                    first.setdefault(key, place)
+                for index in patterns:
+                    first_via.setdefault(index, place)
+                if flag:
+                    red.update(own)
+                    red_via.update(patterns)
+        together = walk.memory.together
+        via = {index: together[index].keys(together) for index in first_via}
+        for index, place in first_via.items():
+            for key in via[index]:
+                if first.get(key, place + 1) > place:
+                    first[key] = place
+        for index in red_via:
+            red.update(via[index])
+        keys = dict.fromkeys(sorted(first, key=lambda k: (first[k], k)))
+        return Wanted(keys, red, alive, via)
 
-    def _askable(self, waiting: dict, slots: dict, answers: dict) -> tuple[dict, dict]:
+    def _askable(self, wanted: Wanted, slots: dict, answers: dict) -> tuple[dict, dict]:
         """(key -> slot of each question worth asking now, key -> key of the question an
-        unanswered one decides whether to ask); ``waiting`` gains the rules behind each."""
+        unanswered one decides whether to ask); an unanswered question that decides one gets
+        its rules (``wanted.shared``; a red flag's among them: ``wanted.red``)."""
+        keys, red = wanted.keys, wanted.red
         needed_for: dict[str, str] = {}
         askable: dict[str, Slot] = {}
-        todo = [k for k in waiting if k in slots and k not in answers]
+        todo = [k for k in keys if k in slots and k not in answers]
         while todo:
             key = todo.pop(0)
             slot = slots[key]
@@ -133,10 +203,10 @@ class Planner:
             for ref in state:             # unanswered answers this question depends on
                 if ref in slots and ref not in answers and ref not in askable and ref not in needed_for:
                     needed_for[ref] = key
-                    waiting.setdefault(ref, [])
-                    for rid in waiting[key]:
-                        if rid not in waiting[ref]:
-                            waiting[ref].append(rid)
+                    keys[ref] = None
+                    wanted.shared.append((ref, key))
+                    if key in red:
+                        red.add(ref)
                     todo.append(ref)
         return askable, needed_for
 

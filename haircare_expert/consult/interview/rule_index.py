@@ -39,7 +39,7 @@ class RuleIndex:
         self.flags = {r.id: r.kind == "referral" or red_flag in r.concludes() for r in rulebook.rules}
         self.negates = {r.id: bool(r.negated_types()) for r in rulebook.rules}
         self.rank = {rid: i for i, rid in enumerate(sorted(self.flags, key=self._rule_rank))}
-        self.top = [(rule, rule.id, self.varies[rule.id]) for rule in rulebook.rules]
+        self.top = [(rule, rule.id, self.varies[rule.id], self.flags[rule.id]) for rule in rulebook.rules]
         self.patterns: list[Pattern] = []           # one pattern of each distinct content
         self._contents: dict[tuple, int] = {}
         self.checks: dict[int, tuple] = {}          # input pattern -> see _checks

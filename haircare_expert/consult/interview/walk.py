@@ -139,7 +139,6 @@ class Memory:
 
     def __init__(self) -> None:
         self.state: State | None = None
-        self.results: dict[tuple, tuple] = {}       # rule node -> (alive, every answer it waits on)
         self.cores: dict[tuple, tuple] = {}         # rule node -> (alive, own answers, patterns)
         self.reads: dict[tuple, set] = {}
         self.readers: dict[Any, set] = {}           # what was read -> the rule nodes that read it
@@ -148,7 +147,7 @@ class Memory:
 
     def clear(self) -> None:
         self.state = None
-        for known in (self.results, self.cores, self.reads, self.readers, self.users, self.together):
+        for known in (self.cores, self.reads, self.readers, self.users, self.together):
             known.clear()
 
     def store(self, node: tuple, core: tuple, reads: set) -> None:
@@ -168,40 +167,60 @@ class Memory:
 
 class Together:
     """What the rules that could conclude a derived pattern's fact wait on together: whether one
-    that is unsettled can still fire, and what any such rule waits on. Kept as counts, so that a
-    change in one rule is applied without going over the others."""
+    that is unsettled can still fire, and what any such rule waits on: its own answers, and
+    those the producers of the derived patterns it tests wait on (kept as references to their
+    :class:`Together`, so that a change upstream is not copied into every rule below it). Kept
+    as counts, so that a change in one rule is applied without going over the others."""
 
-    __slots__ = ("parts", "alive", "counts", "_outcome")
+    __slots__ = ("parts", "alive", "counts", "via", "known")
 
     def __init__(self) -> None:
-        self.parts: dict[str, tuple | None] = {}    # rule id -> what it waits on, None: it does not count
+        self.parts: dict[str, tuple | None] = {}    # rule id -> (own answers, patterns), None: not counted
         self.alive = 0
         self.counts: dict[str, int] = {}            # answer key -> how many counted rules wait on it
-        self._outcome: tuple | None = None
+        self.via: dict[int, int] = {}               # derived pattern -> how many counted rules test it
+        self.known: tuple | None = None             # the answers, as last worked out
 
     def put(self, rule_id: str, part: tuple | None) -> None:
         old = self.parts.get(rule_id)
         if rule_id in self.parts and old == part:
             return
-        counts = self.counts
         if old is not None:
             self.alive -= 1
-            for key in old:
-                if counts[key] == 1:
-                    del counts[key]
-                else:
-                    counts[key] -= 1
+            _uncount(self.counts, old[0])
+            _uncount(self.via, old[1])
         self.parts[rule_id] = part
         if part is not None:
             self.alive += 1
-            for key in part:
-                counts[key] = counts.get(key, 0) + 1
-        self._outcome = None
+            for counts, items in ((self.counts, part[0]), (self.via, part[1])):
+                for item in items:
+                    counts[item] = counts.get(item, 0) + 1
+        self.known = None
 
-    def outcome(self) -> tuple[bool, tuple]:
-        if self._outcome is None:
-            self._outcome = (self.alive > 0, tuple(sorted(self.counts)))
-        return self._outcome
+    def keys(self, together: dict) -> tuple:
+        """Every answer a counted rule waits on, sorted (``together``: derived pattern -> its
+        :class:`Together`, for the patterns the counted rules test)."""
+        if self.known is None:
+            self.known = self.work_out(together)
+        return self.known
+
+    def work_out(self, together: dict) -> tuple:
+        keys = set(self.counts)
+        for index in self.via:
+            keys.update(together[index].keys(together))
+        self.known = tuple(sorted(keys))
+        return self.known
+
+
+def _uncount(counts: dict, items: tuple) -> None:
+    for item in items:
+        if counts[item] == 1:
+            del counts[item]
+        else:
+            counts[item] -= 1
+
+
+_CYCLE = (True, (), ())     # a rule met again inside its own derivation: possible, adds nothing
 
 
 class Walk:
@@ -209,15 +228,15 @@ class Walk:
 
     Results are kept in the planner's memory: a derived pattern's :class:`Together`, which
     the rules that could conclude its fact feed, and a rule's (``("rule", id, flag)``, flag:
-    only its 'not' conditions count) in two layers: its core (whether it can fire, what its
-    input patterns wait on, the derived patterns whose producers' answers it adds), kept with
-    what it read (answers, ``("ok", pattern)``...), and the answers of all of these together.
-    A change in what a derived pattern's producers wait on so only redoes the union. When the
-    rules conclude each other in a circle, nothing is shared between patterns (see
-    :meth:`RuleIndex._producer_order`): a rule's core then holds all its answers.
+    only its 'not' conditions count) core: whether it can fire, what its input patterns wait
+    on, the derived patterns whose producers' answers it adds, kept with what it read (answers,
+    ``("ok", pattern)``...). The answers a rule waits on in all (:meth:`needs`) are worked out
+    from these when asked for. When the rules conclude each other in a circle, nothing is
+    shared between patterns (see :meth:`RuleIndex._producer_order`): a rule's core then holds
+    all its answers.
     """
 
-    def __init__(self, rules: RuleIndex, state: State, memory: Memory):
+    def __init__(self, rules: RuleIndex, state: State, memory: Memory, share: bool | None = None):
         self.rules = rules
         self.answers = state.answers
         self.fired = state.fired
@@ -226,7 +245,7 @@ class Walk:
         self.declared_by = state.declared_by
         self.stable: dict[str, bool] = {} if state.tangled else dict(state.stable)
         self.memory = memory
-        self.share = rules.order is not None
+        self.share = rules.order is not None if share is None else share
         self.present: dict[int, bool] = {}
         self.holds: dict[int, bool] = {}
         self.stack: set[str] = set()
@@ -238,70 +257,78 @@ class Walk:
         memory, rank, feeds = self.memory, self.rules.node_rank, self.rules.feeds
         by_id = self.rules.rulebook.by_id
         queue: list[tuple[int, tuple]] = []
-        jobs: dict[tuple, bool] = {}        # rule node -> walk it again (True) or redo its union
+        jobs: set[tuple] = set()
         fed: dict[int, set[str]] = {}       # derived pattern -> its producers to look at again
 
-        def push(node: tuple, walk: bool) -> None:
+        def push(node: tuple) -> None:
             if node not in jobs:
+                jobs.add(node)
                 heapq.heappush(queue, (rank(node), node))
-            jobs[node] = walk or jobs.get(node, False)
 
         def changed(token: tuple) -> None:
             for node in memory.readers.get(token, ()):
-                push(node, True)
+                push(node)
             if token[0] == "fired" or (token[0] == "rule" and not token[2]):
                 for index in feeds.get(token[1], ()):
                     if index in memory.together:
                         fed.setdefault(index, set()).add(token[1])
-                        push(("agg", index), False)
+                        push(("agg", index))
 
         for token in changes:
             changed(token)
         while queue:
             _, node = heapq.heappop(queue)
+            jobs.discard(node)
             if node[0] == "agg":
-                together = memory.together[node[1]]
-                before = together.outcome()
-                for rule_id in fed.pop(node[1]):
-                    together.put(rule_id, self._part(by_id[rule_id]))
-                after = together.outcome()
-                if after[0] != before[0]:
-                    changed(("ok", node[1]))
-                if after[1] != before[1]:
-                    for user in list(memory.users.get(node[1], ())):
-                        push(user, False)
+                self._refresh_together(node[1], fed.pop(node[1], ()), changed, push)
                 continue
-            before = memory.results.pop(node, None)
-            if jobs.pop(node):
+            before = memory.cores.get(node)
+            if before is not None:
                 memory.forget(node)
             if self.rule(by_id[node[1]], node[2]) != before:
                 changed(node)
 
-    def rule(self, rule: Rule, negations_only: bool = False) -> tuple[bool, tuple]:
-        """Whether the rule can still fire, and the answers it waits on, in order (only those
-        inside its 'not' conditions when ``negations_only``: the rule fired and only they can
-        undo it)."""
-        memory = self.memory
-        node = ("rule", rule.id, negations_only)
-        known = memory.results.get(node)
-        if known is not None:
-            return known
-        core = memory.cores.get(node)
-        if core is None:
-            if rule.id in self.stack:   # a cycle of derivations: assume possible, add nothing
-                return True, ()
-            core = self._core(rule, negations_only)
-            memory.store(node, core, core[3])
-        alive, needs, patterns = core[:3]
-        if patterns:
-            together = memory.together
-            needs = tuple(sorted(set(needs).union(*(together[i].outcome()[1] for i in patterns))))
-        known = memory.results[node] = (alive, needs)
-        return known
+    def _refresh_together(self, index: int, producers, changed, push) -> None:
+        """Put again the producers of derived pattern ``index`` that changed; tell the rules that
+        read whether one can fire when that changed, and the patterns below when its answers did."""
+        memory, by_id = self.memory, self.rules.rulebook.by_id
+        together = memory.together[index]
+        alive, before = together.alive > 0, together.known
+        for rule_id in producers:
+            together.put(rule_id, self._part(by_id[rule_id]))
+        if (together.alive > 0) != alive:
+            changed(("ok", index))
+        if together.work_out(memory.together) != before:
+            feeds = self.rules.feeds
+            for user in memory.users.get(index, ()):
+                if not user[2]:
+                    for down in feeds.get(user[1], ()):
+                        if down in memory.together:
+                            push(("agg", down))
 
-    def _core(self, rule: Rule, negations_only: bool) -> tuple:
-        """(whether the rule can still fire, what its own input patterns wait on, the derived
-        patterns whose producers' answers it waits on too, what it read)."""
+    def rule(self, rule: Rule, negations_only: bool = False) -> tuple[bool, tuple, tuple]:
+        """(whether the rule can still fire, the answers its own input patterns wait on, the
+        derived patterns whose producers' answers it waits on too), counting only its 'not'
+        conditions when ``negations_only`` (the rule fired and only they can undo it)."""
+        node = ("rule", rule.id, negations_only)
+        core = self.memory.cores.get(node)
+        if core is None:
+            if rule.id in self.stack:
+                return _CYCLE
+            core, reads = self._core(rule, negations_only)
+            self.memory.store(node, core, reads)
+        return core
+
+    def needs(self, core: tuple) -> tuple:
+        """Every answer a rule with this core waits on, in order."""
+        if not core[2]:
+            return core[1]
+        together = self.memory.together
+        return tuple(sorted(set(core[1]).union(*(together[i].keys(together) for i in core[2]))))
+
+    def _core(self, rule: Rule, negations_only: bool) -> tuple[tuple, set]:
+        """((whether the rule can still fire, what its own input patterns wait on, the derived
+        patterns whose producers' answers it waits on too), what it read)."""
         self.stack.add(rule.id)
         reads: set = set()
         alive, needs, patterns = False, set(), set()
@@ -312,7 +339,7 @@ class Walk:
                 needs |= more
                 patterns |= via
         self.stack.discard(rule.id)
-        return alive, tuple(sorted(needs)), tuple(sorted(patterns)), reads
+        return (alive, tuple(sorted(needs)), tuple(sorted(patterns))), reads
 
     def _variant(self, rule: Rule, variant: tuple, negations_only: bool, reads: set) -> tuple[bool, set, set]:
         needs: set[str] = set()
@@ -372,14 +399,15 @@ class Walk:
         if present and not negated and not self.rules.varies[rule.id]:
             return True, (), None
         reads.add(("ok", index))
-        ok, needs = self._producers(index)
+        together = self._producers(index)
+        ok = together.alive > 0
         if self.share:
             return present or ok, (), index
-        return present or ok, needs, None
+        return present or ok, together.keys(self.memory.together), None
 
-    def _producers(self, index: int) -> tuple[bool, tuple]:
-        """Whether an unsettled rule that could conclude a fact matching derived pattern
-        ``index`` can still fire, and what those rules wait on."""
+    def _producers(self, index: int) -> Together:
+        """The unsettled rules that could conclude a fact matching derived pattern ``index``:
+        whether one can still fire, and what they wait on."""
         together = self.memory.together.get(index) if self.share else None
         if together is None:
             together = Together()
@@ -387,15 +415,16 @@ class Walk:
                 together.put(producer.id, self._part(producer))
             if self.share:
                 self.memory.together[index] = together
-        return together.outcome()
+        return together
 
     def _part(self, producer: Rule) -> tuple | None:
-        """What a rule adds to the patterns it could conclude: what it waits on, or None when it
-        fired and cannot say anything new, or can no longer fire."""
+        """What a rule adds to the patterns it could conclude: (its own answers, the derived
+        patterns whose producers' answers it adds), or None when it fired and cannot say
+        anything new, or can no longer fire."""
         if producer.id in self.fired and not self.rules.varies[producer.id]:
             return None
-        alive, needs = self.rule(producer)
-        return needs if alive else None
+        alive, own, patterns = self.rule(producer)
+        return (own, patterns) if alive else None
 
     def _answered(self, ftype) -> tuple[dict, dict]:
         """(field -> answer, field -> answer key) of a one-fact input type, worked out once a
