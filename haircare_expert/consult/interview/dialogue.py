@@ -9,6 +9,7 @@ from haircare_expert.consult.advisor import assemble, render_text
 from haircare_expert.consult.interview.answers import command_of, hint, parse_answer
 from haircare_expert.consult.interview.planner import Plan, Planner
 from haircare_expert.consult.interview.session import Session
+from haircare_expert.engine.freeze import collector_paused
 from haircare_expert.errors import ProfileError
 from haircare_expert.knowledge.conditions import Var
 from haircare_expert.knowledge.questions import (
@@ -56,6 +57,7 @@ class Interview:
         self._run: tuple | None = None      # (client, facts, firings) of the engine's last run
         self._consultation: Consultation | None = None
         self._plan: Plan | None = None
+        self._titles: dict | None = None    # advice_titles() of the engine's last run
         self._revise: str | None = None     # the key `back` took away: asked again next
 
     # -- state -----------------------------------------------------------------------------------
@@ -78,7 +80,10 @@ class Interview:
     def plan(self) -> Plan:
         if self._plan is None:
             _, facts, trace = self.run()
-            self._plan = self.planner.plan_run(self.session, facts, trace)
+            # what a plan allocates is freed by reference counting or kept in the planner's
+            # memory: the collector would only scan it (as during the engine's run)
+            with collector_paused():
+                self._plan = self.planner.plan_run(self.session, facts, trace)
         return self._plan
 
     @property
@@ -117,6 +122,7 @@ class Interview:
         self._run = None
         self._consultation = None
         self._plan = None
+        self._titles = None
 
     # -- talking -----------------------------------------------------------------------------------
     def progress(self) -> str:
@@ -181,7 +187,13 @@ class Interview:
 
     def advice_titles(self) -> dict[tuple[str, str], str]:
         """(rule, text) -> title of each line of advice but the notes, in the consultation's
-        order, worked out from the firings alone (as :func:`assemble` lists the advice)."""
+        order, worked out from the firings alone (as :func:`assemble` lists the advice); kept
+        until the answers change (an answer compares the titles before it with those after)."""
+        if self._titles is None:
+            self._titles = self._advice_titles()
+        return dict(self._titles)
+
+    def _advice_titles(self) -> dict[tuple[str, str], str]:
         if self._consultation is not None:
             return {(a.rule, a.text): a.title for a in self._consultation.advice if a.kind != "note"}
         by_id = self.advisor.rulebook.by_id

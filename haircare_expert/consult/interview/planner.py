@@ -11,11 +11,12 @@ interviews and compares them at every step).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 
 from haircare_expert.consult.interview.rule_index import RuleIndex, field_key
 from haircare_expert.consult.interview.session import Session
-from haircare_expert.consult.interview.walk import Memory, State, Walk, changes
+from haircare_expert.consult.interview.standing import Standing, Wanted
+from haircare_expert.consult.interview.state import State, changes
+from haircare_expert.consult.interview.walk import Memory, Walk, live
 from haircare_expert.knowledge.questions import QuestionBook, Slot
 from haircare_expert.knowledge.rulebook import Rulebook
 from haircare_expert.model import Consultation, Fact, Firing
@@ -43,41 +44,6 @@ class Plan:
         return self._waiting
 
 
-@dataclass
-class Wanted:
-    """The answers the rules wait on, as a plan reads them: the keys in the order the rules
-    first wait on them, the keys a red-flag rule waits on, and what gives the rules behind each
-    key (:meth:`waiting`) when someone asks."""
-
-    keys: dict                                  # key -> None, in order
-    red: set
-    alive: list                                 # (rule id, own answers, derived patterns) of each waiting rule
-    via: dict                                   # derived pattern -> the answers its producers wait on
-    added: list = field(default_factory=list)   # (key, rule id) added after, in order
-    dropped: list = field(default_factory=list)     # keys taken out after
-    shared: list = field(default_factory=list)  # (key, from key): the rules of one added to another
-
-    def waiting(self, rank: dict) -> dict[str, list[str]]:
-        """Answer key -> the rules (in rank order) that wait on it."""
-        waiting: dict[str, list[str]] = {}
-        via = self.via
-        for rule_id, own, patterns in self.alive:
-            needs = sorted(set(own).union(*(via[i] for i in patterns))) if patterns else own
-            for key in needs:
-                waiting.setdefault(key, []).append(rule_id)
-        for key, rule_id in self.added:
-            if rule_id not in waiting.setdefault(key, []):
-                waiting[key].append(rule_id)
-        for key in self.dropped:
-            del waiting[key]
-        for ref, key in self.shared:
-            waiting.setdefault(ref, [])
-            for rid in waiting[key]:
-                if rid not in waiting[ref]:
-                    waiting[ref].append(rid)
-        return {k: sorted(v, key=rank.__getitem__) for k, v in waiting.items()}
-
-
 class Planner:
     """Decides from the rules which questions can still change the advice.
 
@@ -98,6 +64,8 @@ class Planner:
         self.book = book
         self.rules = RuleIndex.of(rulebook, book.vocabulary)
         self._memory = Memory()
+        self._standing = Standing()
+        self._every = True          # the next plan reads every rule's result anew
 
     # -- the plan --------------------------------------------------------------------------------
     def plan(self, session: Session, consultation: Consultation) -> Plan:
@@ -141,6 +109,10 @@ class Planner:
         changed = changes(rules, memory.state, state)
         if changed is None:
             memory.clear()
+            self._standing.clear()
+            self._every = True
+        else:       # a rule that fired or no longer fires is read at another node
+            memory.touched.update(memory.state.fired ^ state.fired)
         walk = Walk(rules, state, memory)
         if changed:
             walk.refresh(changed)
@@ -151,37 +123,31 @@ class Planner:
     def _wanted(self, walk: Walk, fired: set) -> Wanted:
         """The answers the rules wait on: each key in the order of the first rule (in rule
         order) waiting on it, a rule's keys sorted; those a red-flag rule waits on."""
-        first: dict[str, int] = {}
-        first_via: dict[int, int] = {}
-        red: set = set()
-        red_via: set = set()
-        alive = []
-        cores = walk.memory.cores
-        for place, (rule, rule_id, varies, flag) in enumerate(self.rules.top):
+        memory, standing, top = walk.memory, self._standing, self.rules.top
+        touched, memory.touched = memory.touched, set()
+        places = range(len(top)) if self._every else {self.rules.place[r] for r in touched}
+        self._every = False
+        cores = memory.cores
+        for place in places:
+            rule, flag, node, settled = top[place]
             # a rule that fired can still be undone by an answer that makes one of its 'not'
             # conditions match; a second firing matters only if it can say something new
-            settled = rule_id in fired and not varies
-            core = cores.get(("rule", rule_id, settled)) or walk.rule(rule, settled)
-            if core[0]:
-                _, own, patterns = core
-                alive.append((rule_id, own, patterns))
-                for key in own:
-                    first.setdefault(key, place)
-                for index in patterns:
-                    first_via.setdefault(index, place)
-                if flag:
-                    red.update(own)
-                    red_via.update(patterns)
-        together = walk.memory.together
-        via = {index: together[index].keys(together) for index in first_via}
-        for index, place in first_via.items():
-            for key in via[index]:
+            if settled is not None and rule.id in fired:
+                node = settled
+            core = cores.get(node) or walk.rule(rule, node[2])
+            standing.put(place, (rule.id, core[1], flag) if core[0] else None)
+        keys_of, answers = memory.keys, walk.answers
+        via, first = {}, {}
+        for item in standing.places:
+            place = standing.first(item)
+            keys = via[item] = keys_of(item)
+            for key in keys:
                 if first.get(key, place + 1) > place:
                     first[key] = place
-        for index in red_via:
-            red.update(via[index])
+        first = {key: place for key, place in first.items() if live(key, answers)}
+        red = set().union(*(via[item] for item in standing.red))
         keys = dict.fromkeys(sorted(first, key=lambda k: (first[k], k)))
-        return Wanted(keys, red, alive, via)
+        return Wanted(keys, red, dict(standing.rules), via, frozenset(first))
 
     def _askable(self, wanted: Wanted, slots: dict, answers: dict) -> tuple[dict, dict]:
         """(key -> slot of each question worth asking now, key -> key of the question an
