@@ -9,7 +9,6 @@ from haircare_expert.consult.advisor import assemble, render_text
 from haircare_expert.consult.interview.answers import command_of, hint, parse_answer
 from haircare_expert.consult.interview.planner import Plan, Planner
 from haircare_expert.consult.interview.session import Session
-from haircare_expert.engine.freeze import collector_paused
 from haircare_expert.errors import ProfileError
 from haircare_expert.knowledge.conditions import Var
 from haircare_expert.knowledge.questions import (
@@ -80,10 +79,7 @@ class Interview:
     def plan(self) -> Plan:
         if self._plan is None:
             _, facts, trace = self.run()
-            # what a plan allocates is freed by reference counting or kept in the planner's
-            # memory: the collector would only scan it (as during the engine's run)
-            with collector_paused():
-                self._plan = self.planner.plan_run(self.session, facts, trace)
+            self._plan = self.planner.plan_run(self.session, facts, trace)
         return self._plan
 
     @property

@@ -61,6 +61,9 @@ class RuleIndex:
         for index, rules in self.compatible.items():
             for rule in rules:
                 self.feeds.setdefault(rule.id, []).append(index)
+        # pattern -> the derived patterns whose producers could wait on its answers
+        self.down = {index: tuple(sorted({d for r in rules for d in self.feeds.get(r, ())}))
+                     for index, rules in self._testers().items()}
         self.order = self._producer_order()
         self.agg_rank = {index: 2 * max((self.order[r.id] for r in rules), default=-1) + 1
                          for index, rules in self.compatible.items()} if self.order is not None else {}
@@ -128,6 +131,16 @@ class RuleIndex:
                         if ftype.derived:
                             present.setdefault(pattern.type, {})[index] = None
         return ({t: list(v) for t, v in present.items()}, {t: list(v) for t, v in holds.items()})
+
+    def _testers(self) -> dict[int, set[str]]:
+        """Pattern -> the ids of the rules that test it."""
+        out: dict[int, set[str]] = {}
+        for rule_id, variants in self.steps.items():
+            for variant in variants:
+                for _, _, patterns in variant:
+                    for _, index, _ in patterns:
+                        out.setdefault(index, set()).add(rule_id)
+        return out
 
     def _producer_order(self) -> dict[str, int] | None:
         """Each rule's place, the rules that could conclude what it tests before it; None when

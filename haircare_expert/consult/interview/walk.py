@@ -29,15 +29,13 @@ class Memory:
         self.cores: dict[tuple, tuple] = {}         # rule node -> (alive, items)
         self.reads: dict[tuple, set] = {}
         self.readers: dict[Any, set] = {}           # what was read -> the rule nodes that read it
-        self.users: dict[int, set] = {}             # pattern -> rule nodes with it among their items
         self.inputs: dict[int, tuple] = {}          # input pattern -> (can match, answers it waits on)
         self.together: dict[int, Together] = {}    # derived pattern -> what its producers wait on
         self.touched: set[str] = set()              # rules whose results were stored or forgotten
 
     def clear(self) -> None:
         self.state = None
-        for known in (self.cores, self.reads, self.readers, self.users, self.inputs, self.together,
-                      self.touched):
+        for known in (self.cores, self.reads, self.readers, self.inputs, self.together, self.touched):
             known.clear()
 
     def store(self, node: tuple, core: tuple, reads: set) -> None:
@@ -46,17 +44,12 @@ class Memory:
         self.reads[node] = reads
         for token in reads:
             self.readers.setdefault(token, set()).add(node)
-        for item in core[1]:
-            if item.__class__ is int:
-                self.users.setdefault(item, set()).add(node)
 
     def forget(self, node: tuple) -> None:
         self.touched.add(node[1])
         for token in self.reads.pop(node, ()):
             self.readers[token].discard(node)
-        for item in self.cores.pop(node)[1]:
-            if item.__class__ is int:
-                self.users[item].discard(node)
+        del self.cores[node]
 
     def keys(self, item) -> frozenset | tuple:
         """The answers an item stands for (see the module's doc)."""
@@ -79,7 +72,7 @@ class Together:
         self.parts: dict[str, frozenset | None] = {}    # rule id -> its items, None: not counted
         self.alive = 0
         self.counts: dict[Any, int] = {}            # item -> how many counted rules have it
-        self.known: tuple | None = None             # the answers, as last worked out
+        self.known: frozenset | None = None         # the answers, None: to work out again
 
     def put(self, rule_id: str, part: frozenset | None) -> None:
         old = self.parts.get(rule_id)
@@ -100,17 +93,13 @@ class Together:
                 counts[item] = counts.get(item, 0) + 1
         self.known = None
 
-    def keys(self, memory: Memory) -> tuple:
-        """Every answer a counted rule waits on, sorted."""
+    def keys(self, memory: Memory) -> frozenset:
+        """Every answer a counted rule waits on (worked out when asked for after a change)."""
         if self.known is None:
-            self.work_out(memory)
-        return self.known
-
-    def work_out(self, memory: Memory) -> tuple:
-        keys: set = set()
-        for item in self.counts:
-            keys.update(memory.keys(item))
-        self.known = tuple(sorted(keys))
+            keys: set = set()
+            for item in self.counts:
+                keys.update(memory.keys(item))
+            self.known = frozenset(keys)
         return self.known
 
 
@@ -180,23 +169,15 @@ class Walk:
                         fed.setdefault(index, set()).add(token[1])
                         push(("agg", index))
 
-        def below(index: int) -> None:
-            """What a pattern's answers changed: the producers' unions that count it."""
-            for user in memory.users.get(index, ()):
-                if not user[2]:
-                    for down in feeds.get(user[1], ()):
-                        if down in memory.together:
-                            push(("agg", down))
-
         for index in self._inputs_changed(changes):
-            self._refresh_input(index, changed, below)
+            self._refresh_input(index, changed)
         for token in changes:
             changed(token)
         while queue:
             _, node = heapq.heappop(queue)
             jobs.discard(node)
             if node[0] == "agg":
-                self._refresh_together(node[1], fed.pop(node[1], ()), changed, below)
+                self._refresh_together(node[1], fed.pop(node[1], ()), changed)
                 continue
             before = memory.cores.get(node)
             if before is not None:
@@ -209,27 +190,40 @@ class Walk:
         readers, kept = self.rules.input_readers, self.memory.inputs
         return {index for token in changes for index in readers.get(token, ()) if index in kept}
 
-    def _refresh_input(self, index: int, changed, below) -> None:
+    def _refresh_input(self, index: int, changed) -> None:
         memory = self.memory
         before = memory.inputs[index]
         after = memory.inputs[index] = self._input_now(index)
         if after[0] != before[0]:
             changed(("match", index))
         if after[1] != before[1]:
-            below(index)
+            self._below(index)
 
-    def _refresh_together(self, index: int, producers, changed, below) -> None:
+    def _refresh_together(self, index: int, producers, changed) -> None:
         """Put again the producers of derived pattern ``index`` that changed; tell the rules that
-        read whether one can fire when that changed, and the patterns below when its answers did."""
+        read whether one can fire when that changed, and the patterns below when its answers may
+        have."""
         memory, by_id = self.memory, self.rules.rulebook.by_id
         together = memory.together[index]
-        alive, before = together.alive > 0, together.known
+        alive, known = together.alive > 0, together.known
         for rule_id in producers:
             together.put(rule_id, self._part(by_id[rule_id]))
         if (together.alive > 0) != alive:
             changed(("ok", index))
-        if together.work_out(memory) != before:
-            below(index)
+        if known is not None and together.known is None:
+            self._below(index)
+
+    def _below(self, index: int) -> None:
+        """The answers of a pattern may have changed: so may those of the producers' unions that
+        could count it, worked out again when asked for."""
+        together, down = self.memory.together, self.rules.down
+        todo = [index]
+        while todo:
+            for below in down.get(todo.pop(), ()):
+                known = together.get(below)
+                if known is not None and known.known is not None:
+                    known.known = None
+                    todo.append(below)
 
     # -- a rule's result ---------------------------------------------------------------------------
     def rule(self, rule: Rule, negations_only: bool = False) -> tuple[bool, frozenset]:
