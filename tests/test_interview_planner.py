@@ -12,6 +12,8 @@ from conftest import ROOT
 
 from haircare_expert.consult.advisor import Advisor
 from haircare_expert.consult.interview import Interview, Planner, QuestionBook, Session
+from haircare_expert.consult.interview.rule_index import RuleIndex
+from haircare_expert.knowledge.questions import PRODUCTS_KEY
 from haircare_expert.knowledge.rulebook import Rulebook
 
 SECTIONS = ("hair", "scalp", "habits", "goals", "routine")
@@ -180,3 +182,48 @@ def test_a_pattern_that_only_needs_the_section_follows_any_answer_in_it(mini_adv
     advisor = mini_advisor(**{name[:-5]: text for name, text in BARE.items()})
     assert Planner(advisor.rulebook, QuestionBook.load(advisor.vocabulary)).rules.order is not None
     assert compare_every_step(advisor, seed=7, interviews=15) > 30
+
+
+def _walked_anew(advisor: Advisor, book: QuestionBook) -> Planner:
+    """A planner that keeps nothing and shares nothing between derived patterns (as for rules
+    that conclude each other in a circle): every rule's answers worked out in full each time."""
+    planner = Planner(advisor.rulebook, book)
+    planner.rules = RuleIndex(advisor.rulebook, advisor.vocabulary)
+    planner.rules.order = None
+    return planner
+
+
+@pytest.mark.parametrize("seed", [12, 13])
+def test_shared_producers_and_kept_counts_plan_as_rules_walked_in_full(synthetic, seed):
+    """What the kept planner keeps by reference (a derived pattern's producers' answers, each
+    rule's place in the order questions come in, red flags) gives the same questions, queue and
+    reasons as working every rule's answers out in full."""
+    rng = random.Random(seed)
+    book = QuestionBook.load(synthetic.vocabulary)
+    steps = 0
+    for _ in range(4):
+        talk = Interview(synthetic, Session(), book)
+        while not talk.finished:
+            talk.handle(typed(rng, talk.current().question))
+            _, facts, trace = talk.run()
+            full = _walked_anew(synthetic, book).plan_run(talk.session, facts, trace)
+            assert seen(talk.plan()) == seen(full), (seed, steps, talk.session.history)
+            steps += 1
+    assert steps > 40
+
+
+def test_no_question_already_answered_is_waited_on(synthetic):
+    """The reasons `why` gives never name a question the client has answered (a products
+    question answered "unknown" leaves the routine rules waiting on it)."""
+    rng = random.Random(14)
+    book = QuestionBook.load(synthetic.vocabulary)
+    answered_seen = 0
+    for _ in range(5):
+        talk = Interview(synthetic, Session(), book)
+        while not talk.finished:
+            talk.handle(typed(rng, talk.current().question))
+            answers = talk.session.answers
+            answered_seen += len(answers)
+            stale = {k for k in talk.plan().waiting if k in answers}
+            assert stale <= ({PRODUCTS_KEY} if answers.get(PRODUCTS_KEY, ()) is None else set())
+    assert answered_seen > 100

@@ -136,14 +136,22 @@ class Planner:
                 node = settled
             core = cores.get(node) or walk.rule(rule, node[2])
             standing.put(place, (rule.id, core[1], flag) if core[0] else None)
-        keys_of, answers = memory.keys, walk.answers
         via, first = {}, {}
-        for item in standing.places:
-            place = standing.first(item)
-            keys = via[item] = keys_of(item)
-            for key in keys:
-                if first.get(key, place + 1) > place:
-                    first[key] = place
+        inputs, together, smallest = memory.inputs, memory.together, standing.smallest
+        for item in standing.places:        # memory.keys and standing.first, inline: ~1,000 items
+            if item.__class__ is int:
+                known = inputs.get(item)
+                keys = via[item] = known[1] if known is not None else together[item].keys(memory)
+            else:
+                keys = via[item] = (item,)
+            if keys:
+                place = smallest.get(item)
+                if place is None:
+                    place = standing.first(item)
+                for key in keys:
+                    if key not in first or first[key] > place:
+                        first[key] = place
+        answers = walk.answers
         first = {key: place for key, place in first.items() if live(key, answers)}
         red = set().union(*(via[item] for item in standing.red))
         keys = dict.fromkeys(sorted(first, key=lambda k: (first[k], k)))
