@@ -210,8 +210,7 @@ class Walk:
             together.put(rule_id, self._part(by_id[rule_id]))
         if (together.alive > 0) != alive:
             changed(("ok", index))
-        if known is not None and together.known is None:
-            self._below(index)
+        pass
 
     def _below(self, index: int) -> None:
         """The answers of a pattern may have changed: so may those of the producers' unions that
