@@ -78,10 +78,18 @@ def haircare_command() -> list[str]:
     return [sys.executable, "-m", "haircare_expert"]
 
 
-def example_profile() -> Path:
+def example_profile(name: str = "") -> Path:
+    """The example ``name`` (the first example, alphabetically, when none is named)."""
     from importlib import resources
     folder = resources.files("haircare_expert.facts") / "examples"
+    if name:
+        return Path(str(folder / name))
     return Path(str(sorted(p for p in folder.iterdir() if p.name.endswith(".yaml"))[0]))
+
+
+#: An example whose advice fills a client value into rule text ("you use it {{ per_week }}
+#: times a week"), so its JSON advise imports Jinja2 to fill it in; 23 of the 45 examples do.
+FILLED_EXAMPLE = "heat-twice-frizz.yaml"
 
 
 def load_line() -> str:
@@ -200,6 +208,8 @@ def cold(runs: int) -> None:
              ("haircare --version", command + ["--version"], None),
              ("haircare advise EXAMPLE --format json", command + ["advise", str(example), "--format", "json"], None),
              ("same, rulebook cache off", command + ["advise", str(example), "--format", "json"], "off"),
+             (f"haircare advise {FILLED_EXAMPLE} --format json (rule text filled in: Jinja2)",
+              command + ["advise", str(example_profile(FILLED_EXAMPLE)), "--format", "json"], None),
              ("haircare advise EXAMPLE (txt report)", command + ["advise", str(example)], None)]
     times: dict[str, list[float]] = {label: [] for label, _, _ in cases}
     cpu: dict[str, list[float]] = {label: [] for label, _, _ in cases}
@@ -408,6 +418,40 @@ def batch(count: int, jobs: list[int]) -> None:
     batch_steps(min(count, 1000))
 
 
+def batch_reference(count: int, reference: str, rounds: int = 3) -> None:
+    """``haircare batch`` (1 job) of this package against another version, installed for the
+    interpreter ``reference`` (e.g. the code the issue's figures were taken on), alternating
+    run by run on the same profiles: the CPU per profile of each and their ratio, which carries
+    over from one machine to another where absolute figures do not."""
+    ours_command = haircare_command()
+    theirs_command = [reference, "-m", "haircare_expert"]
+    cpu: dict[str, list[float]] = {"this version": [], "reference": []}
+    with tempfile.TemporaryDirectory() as folder:
+        source = Path(folder) / "profiles.jsonl"
+        with open(source, "w", encoding="utf-8") as handle:
+            for profile in generate(count, seed=3):
+                handle.write(json.dumps(profile) + "\n")
+        for number in range(rounds + 1):   # the first round writes bytecode, untimed
+            for label, command in (("this version", ours_command), ("reference", theirs_command)):
+                used = _children_cpu()
+                done = subprocess.run(command + ["batch", str(source), "-o", str(Path(folder) / "out.jsonl")],
+                                      capture_output=True, cwd=folder, env=_bytecode_env())
+                if done.returncode:
+                    print(f"\n### haircare batch against {reference}\n\nnot available: "
+                          f"{done.stderr.decode().strip()}")
+                    return
+                if number:
+                    cpu[label].append((_children_cpu() - used) / count)
+    version = subprocess.run([reference, "-c", "import haircare_expert, sys; "
+                              "sys.stdout.write(haircare_expert.__file__)"], capture_output=True, text=True).stdout
+    ours, theirs = (statistics.median(cpu[label]) for label in ("this version", "reference"))
+    table(f"haircare batch, {count} profiles, 1 job, whole command: this version against the reference "
+          f"({version or reference}), alternating, median of {rounds} rounds",
+          ["version", "CPU / profile", "ratio to the reference"],
+          [["this version", f"**{ms(ours)}**", f"**{ours / theirs:.2f}**"],
+           ["reference", ms(theirs), "1.00"]])
+
+
 def batch_steps(count: int) -> None:
     """Where a batch profile's CPU goes, in this process over ``count`` profiles (each step
     run over all of them in turn, best of three rounds): reading and checking the line,
@@ -488,6 +532,9 @@ def main(argv=None) -> None:
     parser.add_argument("--profiles", type=int, help="profiles for the shipped-KB timings (default 1000)")
     parser.add_argument("--sizes", help="synthetic KB sizes, comma-separated (default 100,1000,5000)")
     parser.add_argument("--only", help="run only these parts: shipped,cold,interview,scale,batch,dask")
+    parser.add_argument("--reference", metavar="PYTHON",
+                        help="batch part: also time the version of haircare-expert this interpreter "
+                             "imports, alternating with this one, and print the ratio")
     args = parser.parse_args(argv)
     quick = args.quick
     count = args.profiles or (300 if quick else 1000)
@@ -508,6 +555,8 @@ def main(argv=None) -> None:
         scale(sizes)
     if "batch" in parts:
         batch(1000 if quick else 5000, [1, 2])
+        if args.reference:
+            batch_reference(1000 if quick else 5000, args.reference)
     if "dask" in parts:
         dask_batch(1000 if quick else 5000)
     print(f"\nAt the end: {load_line()}")
