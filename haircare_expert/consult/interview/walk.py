@@ -210,7 +210,8 @@ class Walk:
             together.put(rule_id, self._part(by_id[rule_id]))
         if (together.alive > 0) != alive:
             changed(("ok", index))
-        pass
+        if known is not None and together.known is None:
+            self._below(index)
 
     def _below(self, index: int) -> None:
         """The answers of a pattern may have changed: so may those of the producers' unions that
