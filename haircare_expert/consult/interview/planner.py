@@ -1,12 +1,16 @@
 """Which questions can still change the advice, decided from the rules.
 
 The walk over the rules is kept from one answer to the next (:mod:`.walk`): each result
-remembers what it read (answers, fired rules, derived facts, other rules' results), and after an
+remembers what it read (answers, fired rules, derived facts, other results), and after an
 answer only the results whose reads changed are worked out again, the rules that could conclude
 a fact before the rules that test it; a result that comes out the same stops the change there.
-What the walk needs from the rules alone is worked out once per rulebook (:mod:`.rule_index`).
-The plan is the one a walk from scratch gives (``tests/test_interview_planner.py`` drives
-interviews and compares them at every step).
+A rule's result names where its answers come from (its input patterns, the derived patterns
+whose producers it waits on) rather than copying them, and keeps the answers already given, so
+that an answer changes the rules it decides, not every rule that waited on it. The plan reads
+the rules at the top as counts per item (:mod:`.standing`), and lists the rules behind each
+question only when ``why`` shows them. What the walk needs from the rules alone is worked out
+once per rulebook (:mod:`.rule_index`). The plan is the one a walk from scratch gives
+(``tests/test_interview_planner.py`` drives interviews and compares them at every step).
 """
 from __future__ import annotations
 
