@@ -122,7 +122,7 @@ class _Run:
         self.facts: list[tuple] = []         # (type, fields, origin, our id) per fact, in order
         self.ids: dict[int, str] = {}        # id() of the experta fact -> our id
         self.by_key: dict[tuple, str] = {}   # content identity -> our id
-        self.records: list[tuple] = []       # ((rule id, variant, binds?, captures), context, declared)
+        self.records: list[tuple] = []       # ([rule id, variant, captures, bound], context, declared)
         self.fired: set[tuple] = set()       # (action, matched facts' id()s) fired (stock matcher)
 
     def trace(self) -> list[Firing]:
@@ -131,7 +131,10 @@ class _Run:
         new = object.__new__
         trace = []
         seq = 0
-        for (rule_id, variant, binds, captures), context, declared in self.records:
+        for recipe, context, declared in self.records:
+            rule_id, variant, captures, names = recipe
+            if names is None:   # the variables' names, in context order: the same every firing
+                names = recipe[3] = tuple([(k[2:], k) for k in context if k[:2] == "v_"])
             seq += 1
             firing = new(Firing)
             state = firing.__dict__
@@ -143,7 +146,13 @@ class _Run:
                 state["facts"] = (ids[id(context[captures[0]])], ids[id(context[captures[1]])])
             else:
                 state["facts"] = tuple([ids[id(context[name])] for name in captures])
-            state["bindings"] = {k[2:]: v for k, v in context.items() if k[:2] == "v_"} if binds else {}
+            if not names:
+                state["bindings"] = {}
+            elif len(names) == 1:
+                (name, key), = names
+                state["bindings"] = {name: context[key]}
+            else:
+                state["bindings"] = {name: context[key] for name, key in names}
             state["declared"] = declared
             state["variant"] = variant
             trace.append(firing)
@@ -260,7 +269,8 @@ class Engine:
                 declarations.append((decl.type, None, fields, _key(decl.type, fields), [None]))
         outer = self
         binds = any(t.op == "bind" for cond in rule.when for p in _patterns(cond) for t in p.tests)
-        recipe = (rule_id, variant, binds, tuple(captures))     # shared by every record of it
+        # shared by every record of it; the variables' names (if any) found by the first trace
+        recipe = [rule_id, variant, tuple(captures), None if binds else ()]
 
         if not declarations:
             def fire(context):
