@@ -40,7 +40,10 @@ from haircare_expert.engine.budget import BudgetExceeded
 
 class QuickAgenda:
     """The agenda: match keys sorted ascending (the last fires next) and, per key, [how many
-    times it is on the agenda, its node, its context, its facts]."""
+    times it is on the agenda, its node, its context, its facts, whether it fired]. A key's
+    entry stays until the agenda is cleared (the network's reset, before and after each run):
+    a key fired and put on the agenda again is known as fired, and each activation's key is
+    hashed three times (the node's memory, the entry, the entry again when popped)."""
 
     __slots__ = ("keys", "entries")
 
@@ -49,28 +52,20 @@ class QuickAgenda:
         self.entries: dict = {}
 
     def add(self, key, node, context, data) -> None:
-        entry = self.entries.get(key)
-        if entry is None:
-            self.entries[key] = [1, node, context, data]
-        else:
-            entry[0] += 1
+        self.entries.setdefault(key, [0, node, context, data, False])[0] += 1
         bisect.insort(self.keys, key)
 
     def remove(self, key) -> None:
         entry = self.entries.get(key)
-        if entry is None:       # fired already, or never there
+        if entry is None or not entry[0]:       # never there, or popped already
             return
         del self.keys[bisect.bisect_left(self.keys, key)]
         entry[0] -= 1
-        if not entry[0]:
-            del self.entries[key]
 
     def pop(self) -> list:
-        key = self.keys.pop()
-        entry = self.entries[key]
+        """The greatest key's entry, taken off the agenda once (marked fired by the caller)."""
+        entry = self.entries[self.keys.pop()]
         entry[0] -= 1
-        if not entry[0]:
-            del self.entries[key]
         return entry
 
     def clear(self) -> None:
@@ -136,8 +131,7 @@ class AgendaNode(ConflictSetNode):
         budget[1] -= 1
         if budget[1] < 0:
             raise BudgetExceeded("activations", self)
-        entry = self._entries.setdefault(key, [0, self, context, data])    # QuickAgenda.add, inline
-        entry[0] += 1
+        self._entries.setdefault(key, [0, self, context, data, False])[0] += 1  # QuickAgenda.add, inline
         insort(self._keys, key)
 
     def get_activations(self):
@@ -226,13 +220,11 @@ class QuickEngine(KnowledgeEngine):
         return deffacts
 
     def __init__(self, *args, **kwargs):
-        self._fired: set = set()        # the agenda keys fired in this run
         self._initial_plan: list = [None]   # where the InitialFact goes (see quick_declare)
         self._log_facts = _FACTS_LOG.isEnabledFor(logging.INFO)
         super().__init__(*args, **kwargs)
 
     def reset(self, **kwargs):
-        self._fired.clear()
         self._log_facts = _FACTS_LOG.isEnabledFor(logging.INFO)    # asked once a run
         if self.agenda.activations:     # (experta's agenda: the matcher's is the one used)
             self.agenda = Agenda()
@@ -255,12 +247,11 @@ class QuickEngine(KnowledgeEngine):
         self.running = False
 
     def release(self) -> None:
-        """Let go of what a run leaves behind: the tokens in the network's memories, the keys
-        fired, the facts in the fact list (each is emptied in place: a run's result never
+        """Let go of what a run leaves behind: the tokens in the network's memories, the
+        agenda's entries (the keys fired), the facts in the fact list (each is emptied in place: a run's result never
         holds them). Freed now, by reference counting, they are never scanned by the
         collector, which would otherwise find them young when it resumes after the run."""
         self.matcher.reset()
-        self._fired.clear()
         self.facts.clear()
         self.facts.reference_counter.clear()
 
@@ -304,7 +295,6 @@ class QuickEngine(KnowledgeEngine):
         log_agenda = watchers.worth("AGENDA", "DEBUG")
         root = matcher.root_node
         keys, entries = agenda.keys, agenda.entries     # emptied in place only
-        fired = self._fired
         while steps > 0 and self.running:
             if facts.removed:
                 matcher.changes(*facts.changes)
@@ -319,12 +309,9 @@ class QuickEngine(KnowledgeEngine):
                                           ", ".join(str(f) for f in entry[3]))
             if not keys:
                 break
-            key = keys.pop()            # QuickAgenda.pop, inline (the key hashed once)
-            entry = entries.pop(key)
-            if entry[0] > 1:
-                entry[0] -= 1
-                entries[key] = entry
-            _, node, context, data = entry
+            entry = entries[keys.pop()]     # QuickAgenda.pop, inline (the key hashed once)
+            entry[0] -= 1
+            _, node, context, data, fired = entry
             steps -= 1
             execution += 1
             if log_rules:
@@ -332,9 +319,8 @@ class QuickEngine(KnowledgeEngine):
                                 ", ".join(str(f) for f in data))
             # a key names the match: the rule (its unique salience), the alternative and the
             # captured facts (see the module docstring)
-            done = len(fired)
-            fired.add(key)
-            if len(fired) != done:
+            if not fired:
+                entry[4] = True
                 node._fire(context)
         self.running = False
 
