@@ -263,10 +263,11 @@ class Engine:
                 # (field, the context's name for the variable or None, the value given)
                 template = tuple((name, f"v_{value.name}", None) if isinstance(value, Var) else (name, None, value)
                                  for name, value in decl.fields)
-                declarations.append((decl.type, template, None, None, None))
+                declarations.append((decl.type, template, None, None, None, None))
             else:   # all values given: the fields, the identity and the network's plan are fixed
                 fields = dict(decl.fields)
-                declarations.append((decl.type, None, fields, _key(decl.type, fields), [None]))
+                declarations.append((decl.type, None, fields, _key(decl.type, fields), [None],
+                                     _PLAIN.issuperset(map(type, fields.values()))))
         outer = self
         binds = any(t.op == "bind" for cond in rule.when for p in _patterns(cond) for t in p.tests)
         # shared by every record of it; the variables' names (if any) found by the first trace
@@ -280,11 +281,11 @@ class Engine:
         def fire(context):
             run = outer._run
             declared = []
-            for type_name, template, fields, identity, plan in declarations:
+            for type_name, template, fields, identity, plan, plain in declarations:
                 if template is not None:
                     fields = {name: (value if bound is None else context[bound]) for name, bound, value in template}
                     identity = _key(type_name, fields)
-                fid, new = outer._declare(type_name, fields, origin, identity, plan=plan)
+                fid, new = outer._declare(type_name, fields, origin, identity, True, plan, plain)
                 if new:
                     declared.append(fid)
             run.records.append((recipe, context, tuple(declared)))
@@ -356,16 +357,17 @@ class Engine:
                            f"budget); narrow them, e.g. join fewer routine entries")
 
     def _declare(self, type_name: str, fields: Mapping, origin: str, identity: tuple,
-                 update: bool = True, plan: list | None = None) -> tuple[str, bool]:
+                 update: bool = True, plan: list | None = None, plain: bool | None = None) -> tuple[str, bool]:
         """Declare a fact unless one with the same identity is there; (our id, new?). ``plan``:
         for a conclusion whose fields are all given, where the network sends it (see
-        ``QuickEngine.quick_declare``)."""
+        ``QuickEngine.quick_declare``); ``plain``: whether every value is a plain one
+        (known for such a conclusion; None: look)."""
         run = self._run
         known = run.by_key.get(identity)
         if known is not None:
             return known, False
         cls = _FACT_CLASSES.get(type_name) or _fact_class(type_name)
-        if self._quick and _PLAIN.issuperset(map(type, fields.values())):
+        if self._quick and (_PLAIN.issuperset(map(type, fields.values())) if plain is None else plain):
             declared = self._engine.quick_declare(cls, fields, update, plan)     # what Fact(**fields) holds
         else:
             declared = self._engine.declare(cls(**fields))
