@@ -238,3 +238,34 @@ def test_an_advice_changed_after_encoding_is_written_as_it_now_is(advisor, profi
     assert encode(consultation) == expected()
     advice.text = "Changed text."
     assert encode(consultation) == expected()
+
+
+def test_a_batch_of_one_chunk_starts_no_worker_and_the_first_chunk_is_advised_here(tmp_path, profiles, monkeypatch):
+    """With --jobs 2 the first chunk is advised by the batch process itself before any worker
+    forks (they inherit what it warmed): a batch that fits in one chunk starts no worker, and a
+    longer one still gives the bytes of one process."""
+    import concurrent.futures
+
+    source, one, many = tmp_path / "in.jsonl", tmp_path / "one.jsonl", tmp_path / "many.jsonl"
+    write_lines(source, profiles[:30])
+    batch.run(source, one, jobs=1, chunk=30)
+
+    def no_pool(*args, **kwargs):
+        raise AssertionError("a worker pool was started")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(concurrent.futures, "ProcessPoolExecutor", no_pool)
+        batch.run(source, many, jobs=2, chunk=30)
+    assert many.read_bytes() == one.read_bytes()
+    submitted = []
+    real = concurrent.futures.ProcessPoolExecutor
+
+    class Counting(real):
+        def submit(self, fn, name, part):
+            submitted.append(part[0][0])
+            return super().submit(fn, name, part)
+
+    monkeypatch.setattr(concurrent.futures, "ProcessPoolExecutor", Counting)
+    batch.run(source, many, jobs=2, chunk=7)
+    assert many.read_bytes() == one.read_bytes()
+    assert submitted == [8, 15, 22, 29]     # lines 1-7 were advised here

@@ -10,7 +10,9 @@ renamed only when every line has succeeded. Fix the line (or take it out) and ru
 
 With ``jobs > 1`` the lines are cut into chunks and advised in worker processes; the pool
 initializer gives each worker one Advisor (inherited from the parent where processes fork, built
-from the rule folders where they are spawned). Results are written in input order.
+from the rule folders where they are spawned). Where they fork, the parent advises the first
+chunk itself before starting them, so they inherit what it warmed. Results are written in input
+order. Each line is written by :class:`Encoder` (orjson, or the stdlib where orjson would differ).
 
 Stopping a batch (a bad line, Ctrl-C, or SIGTERM, which the CLI turns into an interrupt)
 terminates the workers and removes the temporary file; a worker whose parent is killed outright
@@ -31,7 +33,6 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
@@ -278,16 +279,28 @@ def _parallel(name: str, lines, jobs: int, advisor, rules_dirs: tuple,
               chunk: int) -> Iterator[tuple[int, int, bytes]]:
     """(last line number, profiles, output text) per chunk, advised in ``jobs`` processes and
     yielded in input order, with a few chunks in flight per worker."""
+    from concurrent.futures import ProcessPoolExecutor  # here: a one-process batch needs none
+
+    parts = _chunks(lines, chunk)
     if "fork" in multiprocessing.get_all_start_methods():
-        # A forked worker inherits the compiled Advisor (initargs are not pickled under fork).
+        # A forked worker inherits the compiled Advisor (initargs are not pickled under fork),
+        # and what the first chunk warms here: each rule text compiled, each product looked up
+        # once for all workers rather than once in each. A batch of one chunk starts none.
+        first = next(parts, None)
+        if first is None:
+            return
+        out = _advise_chunk(advisor, name, first, Encoder())
+        yield first[-1][0], len(out), _lines(out)
         context, initargs = multiprocessing.get_context("fork"), (rules_dirs, advisor)
     else:
         context, initargs = None, (rules_dirs, None)
-    pool = ProcessPoolExecutor(max_workers=jobs, mp_context=context, initializer=_init_worker,
-                               initargs=initargs)
     pending: deque = deque()
+    pool = None
     try:
-        for part in _chunks(lines, chunk):
+        for part in parts:
+            if pool is None:
+                pool = ProcessPoolExecutor(max_workers=jobs, mp_context=context, initializer=_init_worker,
+                                           initargs=initargs)
             pending.append(pool.submit(_work, name, part))
             if len(pending) >= jobs * 4:
                 yield _result(pending.popleft())
@@ -296,13 +309,15 @@ def _parallel(name: str, lines, jobs: int, advisor, rules_dirs: tuple,
     except BaseException:
         # A bad line, Ctrl-C, SIGTERM or the generator closed early: the chunks still running
         # are wasted work, so the workers are stopped now rather than waited for.
-        _stop(pool)
+        if pool is not None:
+            _stop(pool)
         raise
     finally:
-        pool.shutdown(wait=True, cancel_futures=True)
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
 
 
-def _stop(pool: ProcessPoolExecutor) -> None:
+def _stop(pool) -> None:
     """Cancel what has not started and terminate the worker processes."""
     if hasattr(pool, "terminate_workers"):     # Python 3.14+
         with contextlib.suppress(Exception):
