@@ -269,7 +269,8 @@ class Consultation:
         """``to_json()`` without its copies, for an encoder that writes it at once: the same
         members in the same order with the values as they are (a tuple stays a tuple, which JSON
         writes as an array; the record's own lists and mappings, not copies), or ``None`` when
-        ``to_json`` or a part's ``to_json`` is not the one this module wrote.
+        ``to_json`` or a part's ``to_json`` is not the one this module wrote (looked up on
+        the classes: a ``to_json`` assigned to one object is not seen).
 
         Its text equals ``to_json()``'s only where every value in it is JSON data of the exact
         built-in types (``str``, ``int``, ``float``, ``bool``, ``None``, ``list``, ``tuple``,
