@@ -2,8 +2,9 @@
 
 * :mod:`.compiler`: rules -> an experta ``KnowledgeEngine`` (public experta API only);
 * :mod:`.rete`: the speed-ups that reach into experta's internals (why experta is pinned),
-  with :mod:`.alpha` (the alpha walk), :mod:`.beta` (joins, negations), :mod:`.agenda`
-  (rule nodes, the agenda, the engine loop) and :mod:`.budget` (a run's budget);
+  with :mod:`.alpha` (the alpha walk), :mod:`.checks` (its tests), :mod:`.beta` (joins,
+  negations), :mod:`.agenda` (rule nodes, the agenda, the engine loop) and :mod:`.budget` (a
+  run's budget);
 * :mod:`.limits`: what a rule may ask of the engine, checked before compiling;
 * :mod:`.evaluator`: the same rules evaluated directly in plain Python (no Rete);
 * :mod:`.freeze`: keeping the garbage collector off a compiled network in long-lived processes.

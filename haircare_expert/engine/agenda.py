@@ -202,10 +202,11 @@ class QuickEngine(KnowledgeEngine):
       (``fire``, with the match's context) once per match: a key popped again (experta's
       ``not (a and b)`` puts a match on the agenda twice) fires nothing, as in CLIPS; the firing
       log line is formatted only when logged;
-    * :meth:`quick_declare` puts a fact into the fact list as ``FactList.declare`` does with
-      duplicates allowed, skipping what cannot fail for the facts the compiler builds (plain
-      values, no field constraints, no ``__`` in names, a class without field schemas) and the
-      duplicate counter (never read when duplicates are allowed and nothing is retracted).
+    * :meth:`quick_declare` makes a fact and puts it into the fact list as ``FactList.declare``
+      does with duplicates allowed, skipping what cannot fail for the facts the compiler builds
+      (plain values, no field constraints, no ``__`` in names, a class without field schemas)
+      and the duplicate counter (never read when duplicates are allowed and nothing is
+      retracted).
     """
 
     def get_rules(self):
@@ -226,12 +227,16 @@ class QuickEngine(KnowledgeEngine):
 
     def __init__(self, *args, **kwargs):
         self._fired: set = set()        # the agenda keys fired in this run
+        self._initial_plan: list = [None]   # where the InitialFact goes (see quick_declare)
+        self._log_facts = _FACTS_LOG.isEnabledFor(logging.INFO)
         super().__init__(*args, **kwargs)
 
     def reset(self, **kwargs):
         self._fired.clear()
-        self.agenda = Agenda()
-        self.facts = FactList()
+        self._log_facts = _FACTS_LOG.isEnabledFor(logging.INFO)    # asked once a run
+        if self.agenda.activations:     # (experta's agenda: the matcher's is the one used)
+            self.agenda = Agenda()
+        self.facts = _emptied(self.facts)
         self.matcher.reset()
         deffacts = self.get_deffacts()
         if len(deffacts) == 1 and getattr(deffacts[0][0], "_wrapped", None) is _INITIAL_DEFFACTS:
@@ -239,7 +244,7 @@ class QuickEngine(KnowledgeEngine):
             # __declare does it (id 0, counted, into the network), without copying the fact,
             # validating a fact with no fields or updating the agenda with no activations
             self.facts.reference_counter[_INITIAL_ID] += 1
-            self.quick_declare(InitialFact())
+            self.quick_declare(InitialFact, {}, replay=self._initial_plan)
             self.running = False
             return
         facts = []
@@ -249,14 +254,35 @@ class QuickEngine(KnowledgeEngine):
         self._KnowledgeEngine__declare(*facts)
         self.running = False
 
-    def quick_declare(self, fact, update: bool = True):
+    def release(self) -> None:
+        """Let go of what a run leaves behind: the tokens in the network's memories, the keys
+        fired, the facts in the fact list (each is emptied in place: a run's result never
+        holds them). Freed now, by reference counting, they are never scanned by the
+        collector, which would otherwise find them young when it resumes after the run."""
+        self.matcher.reset()
+        self._fired.clear()
+        self.facts.clear()
+        self.facts.reference_counter.clear()
+
+    def quick_declare(self, cls, fields, update: bool = True, replay: list | None = None):
+        """A new fact of the Fact class ``cls`` with the plain values ``fields`` (see the class
+        docstring), declared; it is returned. It is made without ``Fact.__init__``, which
+        stores the values one by one (``freeze`` returns plain values as they are) and an
+        empty dict of defaults that only a class with field schemas reads. ``replay``: for a
+        fact whose content is the same every time (a rule's conclusion with every field
+        given), a one-item list holding the network's plan for it (see
+        :func:`~haircare_expert.engine.alpha.replay`), or None until the first walk makes one."""
+        fact = _new_fact(cls)
+        _update(fact, fields)
+        if replay is not None:
+            fact._replay = replay
         facts = self.facts
         index = facts.last_index
-        dict.__setitem__(fact, "__factid__", index)
+        _setitem(fact, "__factid__", index)
         facts[index] = fact
         facts.last_index = index + 1
         facts.added.append(fact)
-        if _FACTS_LOG.isEnabledFor(logging.INFO):
+        if self._log_facts:
             _FACTS_LOG.info(" ==> %s: %r", fact, fact)
         if update and not self.running:
             self.matcher.changes(*self.facts.changes)
@@ -316,4 +342,17 @@ class QuickEngine(KnowledgeEngine):
 _INITIAL_DEFFACTS = KnowledgeEngine._declare_initial_fact._wrapped    # a DefFacts' function
 _INITIAL_ID = FactList._get_fact_id(InitialFact())
 _FACTS_LOG = watchers.FACTS
+_new_fact, _update, _setitem = dict.__new__, dict.update, dict.__setitem__
+
+
+def _emptied(facts: FactList) -> FactList:
+    """``facts`` emptied as a new ``FactList`` is (``release`` empties its facts after a run):
+    the one object kept from run to run."""
+    if type(facts) is not FactList:
+        return FactList()
+    facts.clear()
+    facts.last_index = 0
+    facts.reference_counter.clear()
+    facts.added, facts.removed, facts.duplication = [], [], False
+    return facts
 _RULES_LOG = watchers.RULES

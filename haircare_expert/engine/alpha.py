@@ -4,8 +4,10 @@ experta's alpha nodes (``FeatureTesterNode``) each test one thing and hand a cop
 every child. Here each alpha node keeps its children sorted once, at build time, into five
 lists (its "kids"), and :func:`walk` goes through them:
 
-* ``callbacks``: the join, negation and conflict-set nodes fed by this node, called with the
-  token's parts (``tag, facts, context``: no ``Token`` is built);
+* ``callbacks``: the join, negation and conflict-set nodes fed by this node, as its
+  "terminal" (:func:`deliver`): the token's parts (``tag, facts, context``: no ``Token`` is
+  built) go once into a memory the node's joins and negations share, and only those whose
+  other side holds something are called;
 * ``lookups``: where three or more sibling nodes test one field against constants (``type:
   curly``, ``type: {in: [curly, coily]}``, ``concerns: {contains: frizz}``), one dict maps the
   fact's value (or each member of its set) to the children that pass: one lookup instead of a
@@ -19,12 +21,14 @@ lists (its "kids"), and :func:`walk` goes through them:
 * ``others``: any other test (several tests on one field): its bindings are merged into the
   token's context as experta merges them.
 
-The tests are plain functions built by :func:`quick_check` from experta's check objects; they
-are built from the compiled rules' own structures (the compiler's predicates and the
-operator/value pairs in :data:`PREDICATE_TESTS`), never from rule text: nothing is generated
-as source code or evaluated. Which tokens reach which nodes is exactly what experta's nodes
-decide; only the order siblings are visited in changes, and nothing downstream depends on it
-(the agenda orders activations totally).
+The tests are plain functions built by :func:`~.checks.quick_check` from experta's check
+objects; they are built from the compiled rules' own structures (the compiler's predicates and
+the operator/value pairs in :data:`~.checks.PREDICATE_TESTS`), never from rule text: nothing is
+generated as source code or evaluated. A fact whose content is fixed in a rule (a conclusion
+with every field given, the InitialFact) is walked once and then replayed (:func:`replay`):
+the same deliveries, no test made again. Which tokens reach which nodes is exactly what
+experta's nodes decide; only the order siblings are visited in changes, and nothing downstream
+depends on it (the agenda orders activations totally).
 
 Tokens here carry their facts as a tuple (experta: a set) and are never modified, so they are
 shared, not copied; every node that receives them is one of this package's.
@@ -32,21 +36,19 @@ shared, not copied; every node that receives them is one of this package's.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from contextlib import suppress
 
 # experta is importable: the package __init__ ran _compat first
-from experta import P, W
-from experta.fieldconstraint import ANDFC
-from experta.matchers.rete.check import FactCapture, FeatureCheck, TypeCheck
+from experta.matchers.rete.check import TypeCheck
 from experta.matchers.rete.nodes import BusNode, FeatureTesterNode
 from experta.matchers.rete.token import Token
 
-#: predicate -> (operator, value), for the tests the matcher can index (see index_kids); the
-#: compiler registers each predicate it builds.
-PREDICATE_TESTS: dict = {}
-MISSING = object()
+from haircare_expert.engine.checks import MISSING, PREDICATE_TESTS, index_of
+
 SCREEN = object()   # a lookup that is a screen (see _screen)
 VALID = Token.TagType.VALID
 INVALID = Token.TagType.INVALID
+RECORD = object()   # a walk that records where a fact goes (see replay)
 
 
 def merge(context: dict, match) -> dict | None:
@@ -71,8 +73,8 @@ def walk(kids, fact, tag, data, context) -> None:
     """Pass ``fact`` (its token: ``tag``, ``data``, ``context``) to the children ``kids`` of an
     alpha node it has passed (see the module docstring for the lists)."""
     callbacks, lookups, predicates, captures, others = kids
-    for callback in callbacks:
-        callback(tag, data, context)
+    if callbacks:
+        deliver(callbacks, tag, data, context)
     for field, table, members in lookups:
         value = fact.get(field, MISSING)
         if value is MISSING or (members and type(value) is not tuple):  # only a set has members
@@ -100,16 +102,17 @@ def walk(kids, fact, tag, data, context) -> None:
             continue
         if not context:
             merged = {bind: value}
-        elif context.get(bind, value) == value:    # a variable bound twice: equal values
+        elif (field is None and bind not in context) or context.get(bind, value) == value:
+            # (a variable bound twice: equal values; a fact always equals itself, and
+            # experta's Fact.__eq__ takes four calls to say so)
             merged = context.copy()
             merged[bind] = value
         else:
             continue
         if leaf is None:
             walk(sub, fact, tag, data, merged)
-        else:                           # only non-alpha children: call them from here
-            for callback in leaf:
-                callback(tag, data, merged)
+        else:                           # only non-alpha children: deliver from here
+            deliver(leaf, tag, data, merged)
     for test, sub in others:
         match = test(fact)
         if match is True or (match and not isinstance(match, Mapping)):
@@ -118,6 +121,59 @@ def walk(kids, fact, tag, data, context) -> None:
             merged = match if not context and type(match) is dict else merge(context, match)
             if merged is not None:      # (a new dict needs no merging: nothing to clash with)
                 walk(sub, fact, tag, data, merged)
+
+
+def deliver(terminals, tag, data, context) -> None:
+    """Hand a token to the beta nodes below alpha nodes it passed: per node, its terminal
+    (memory, touched, gated, always): the token into the node's memory, which its joins and
+    negations share (noted in ``touched`` when it was empty); the ``gated`` ones, (opposite
+    memory, callback) pairs, called only when the memory of their other side holds something
+    (otherwise storing it was all they had to do); the ``always`` callbacks called as they
+    are (see :func:`haircare_expert.engine.rete.terminal_of`)."""
+    if tag is RECORD:   # a plan being recorded (see replay): data is the plan
+        data.append((terminals, context))
+        return
+    for memory, touched, gated, always in terminals:
+        if memory is not None:
+            if tag is VALID:
+                if not memory:
+                    touched.append(memory)
+                memory.append((data, context))
+            else:
+                with suppress(ValueError):
+                    memory.remove((data, context))
+            for opposite, callback in gated:
+                if opposite:
+                    callback(tag, data, context)
+        for callback in always:
+            callback(tag, data, context)
+
+
+def replay(plan: list, fact) -> None:
+    """Deliver a new ``fact`` where the ``plan`` says a fact of its content goes: what
+    :func:`walk` would deliver, without testing anything again. A rule's conclusion whose
+    fields are all given in the rule has the same content every time it is declared, and the
+    alpha tests read nothing but the content: the plan is each :func:`deliver` call's
+    terminals and context, the context as (name, value, is it the fact) triples (``None``:
+    empty; a name: the fact alone). It is :func:`deliver` for valid tokens, inline."""
+    data = (fact,)
+    for terminals, template in plan:
+        if template is None:
+            context = {}
+        elif type(template) is str:
+            context = {template: fact}
+        else:
+            context = {name: fact if is_fact else value for name, value, is_fact in template}
+        for memory, touched, gated, always in terminals:
+            if memory is not None:
+                if not memory:
+                    touched.append(memory)
+                memory.append((data, context))
+                for opposite, callback in gated:
+                    if opposite:
+                        callback(VALID, data, context)
+            for callback in always:
+                callback(VALID, data, context)
 
 
 def _screened(table: dict, value: tuple, fact, tag, data, context) -> None:
@@ -182,20 +238,42 @@ class TypeDispatchBusNode(BusNode):
                         for part, more in zip(parts, node._kids):
                             part.extend(more)
                 else:
-                    parts[0].append(child.callback)
+                    parts[0].append((None, None, (), [child.callback]))
             kids = self._by_type[type(fact)] = parts
         return kids
 
     def add(self, fact):
-        walk(self._kids_for(fact), fact, VALID, (fact,), {})
+        holder = getattr(fact, "_replay", None)
+        if holder is None:
+            walk(self._by_type.get(type(fact)) or self._kids_for(fact), fact, VALID, (fact,), {})
+        else:
+            plan = holder[0]
+            replay(self._plan(fact, holder) if plan is None else plan, fact)
+
+    def _plan(self, fact, holder: list) -> list:
+        """Where a fact of this content goes (see :func:`replay`), found by walking the alpha
+        network once for ``fact`` and kept in ``holder``."""
+        recorded: list = []
+        walk(self._by_type.get(type(fact)) or self._kids_for(fact), fact, RECORD, recorded, {})
+        plan = []
+        for terminals, context in recorded:
+            template = tuple((name, value, value is fact) for name, value in context.items())
+            if not template:
+                template = None
+            elif len(template) == 1 and template[0][2]:
+                template = template[0][0]
+            plan.append((terminals, template))
+        holder[0] = plan
+        return plan
 
     def remove(self, fact):
         walk(self._kids_for(fact), fact, INVALID, (fact,), {})
 
 
-def build_kids(nodes: list) -> None:
+def build_kids(nodes: list, terminals: dict) -> None:
     """Give every :class:`QuickFeatureTesterNode` in ``nodes`` its ``_kids`` (the five lists
-    :func:`walk` reads), its children sorted once."""
+    :func:`walk` reads), its children sorted once; ``terminals`` holds, by node id, the
+    terminal (see :func:`deliver`) of each node with beta children."""
     alpha = [node for node in nodes if type(node) is QuickFeatureTesterNode]
     for node in alpha:
         node._kids = ([], [], [], [], [])
@@ -206,8 +284,8 @@ def build_kids(nodes: list) -> None:
             sub = child.node
             if type(sub) is QuickFeatureTesterNode and child.callback.__name__ == "activate":
                 tested.append((sub.matcher, sub._kids))
-            else:
-                callbacks.append(child.callback)
+        if id(node) in terminals:
+            callbacks.append(terminals[id(node)])
         tested, lookups[:] = index_kids(tested)
         for test, sub in tested:
             pred = getattr(test, "pred", None)
@@ -340,86 +418,3 @@ def index_kids(tested: list) -> tuple[list, list]:
                 table.setdefault(key, []).append(sub)
         lookups.append((group[0], table, group[1]))
     return left, lookups
-
-
-def quick_check(check):
-    """A plain function doing what ``check`` does, for the checks this compiler emits: a
-    predicate on a field, a variable bound to a field, both on one field, a fact captured.
-    Others stay as they are. (experta's checks also log every test at DEBUG level; these do
-    not.)"""
-    if type(check) is FactCapture:
-        bind = check.bind
-
-        def capture_fact(fact):
-            return {bind: fact}
-        capture_fact.capture = (None, bind)
-        return capture_fact
-    if (type(check) is not FeatureCheck or not isinstance(check.what, str)
-            or "__" in check.what or check.what.isnumeric()):
-        return check
-    what, how = check.what, check.how
-    if type(how) is P and how.__bind__ is None:
-        return _predicate(what, how.match)
-    if type(how) is W and how.__bind__ is not None:
-        bind = how.__bind__
-
-        def capture(fact):
-            value = fact.get(what, MISSING)
-            return False if value is MISSING else {bind: value}
-        capture.capture = (what, bind)
-        return capture
-    if type(how) is ANDFC and all(type(part) is FeatureCheck for part in check.expected):
-        return _and_check(check, what)
-    return check
-
-
-def _predicate(what: str, match):
-    """A predicate on the field ``what``; with ``pred`` (field, predicate) for :func:`walk` and,
-    where passing is a lookup, ``index`` for :func:`index_kids`."""
-    def test(fact):
-        value = fact.get(what, MISSING)
-        return value is not MISSING and bool(match(value))
-    test.pred = (what, match)
-    index = index_of(what, match)
-    if index is not None:
-        test.index = index
-    return test
-
-
-def index_of(what: str, match):
-    """(field, the keys that pass, whether members of a set are looked up) for a predicate
-    whose passing is a lookup; None for the others."""
-    op, value = PREDICATE_TESTS.get(match, (None, None))
-    if op == "eq" and type(value) in (str, int, bool):
-        return (what, [(type(value), value)], False)
-    if op == "in" and all(type(v) in (str, int) for v in value):
-        # passes a value that is no tuple or bool and equals one of them: with the same
-        # type, as the loader checked the list against the field
-        return (what, list(dict.fromkeys((type(v), v) for v in value)), False)
-    if op == "contains" and type(value) in (str, int):
-        return (what, [(type(value), value)], True)
-    return None
-
-
-def _and_check(check, what: str):
-    """and_match over sub-checks on one field: all must pass; the wildcards' bindings merged."""
-    tests, binds = [], []
-    for part in check.expected:
-        if type(part.how) is P and part.how.__bind__ is None:
-            tests.append(part.how.match)
-        elif type(part.how) is W and part.how.__bind__ is not None:
-            binds.append(part.how.__bind__)
-        else:
-            return check
-    if len(binds) != len(set(binds)):
-        return check
-
-    def test_and_capture(fact):
-        value = fact.get(what, MISSING)
-        if value is MISSING:
-            return False
-        for match in tests:
-            if not match(value):
-                return False
-        return {bind: value for bind in binds} if binds else True
-    return test_and_capture

@@ -11,7 +11,10 @@ They decide exactly what experta's ``OrdinaryMatchNode`` and ``NotNode`` decide,
 * a token's facts are a tuple, the left token's facts before the right one's (experta: a
   set; only the conflict-set nodes read them, as a set of fact ids);
 * a node hands the matcher each memory it starts filling (``_touched``), so a reset empties
-  only the memories a run filled (in place: nothing else holds them);
+  only the memories a run filled (in place: the alpha terminals hold them too);
+* the side an alpha node feeds shares that node's one memory with its siblings (filled once
+  by :func:`~.alpha.deliver`), and its ``pair_left`` / ``pair_right`` / ``count_right`` is
+  called only when the other side holds something (see ``rete._terminals``);
 * the joins count the run's partial matches against its budget (:mod:`.budget`).
 
 Every context here has string keys only: the compiler binds no negated variables (``~W``),
@@ -55,12 +58,12 @@ class QuickJoinNode(OrdinaryMatchNode):
     def activate_left(self, tag, data, context):
         self._remember(self.left_memory, tag, data, context)
         if self.right_memory:
-            self._pairs(tag, data, context, self.right_memory, True)
+            self.pair_left(tag, data, context)
 
     def activate_right(self, tag, data, context):
         self._remember(self.right_memory, tag, data, context)
         if self.left_memory:
-            self._pairs(tag, data, context, self.left_memory, False)
+            self.pair_right(tag, data, context)
 
     def _remember(self, memory, tag, data, context):
         """Add a valid token to one side's memory (noting the memory for the next reset when
@@ -73,21 +76,43 @@ class QuickJoinNode(OrdinaryMatchNode):
             with suppress(ValueError):
                 memory.remove((data, context))
 
-    def _pairs(self, tag, data, context, matching_memory, is_left):
+    def pair_left(self, tag, data, context):
+        """A left token (already in, or out of, the left memory) against the right memory."""
+        right = self.right_memory
         shared = self._shared
         if shared is None:
-            shared = self._shared = tuple(key for key in context if key in matching_memory[0][1])
+            shared = self._shared = tuple(key for key in context if key in right[0][1])
         budget, out = self._budget, self._out
-        for other_data, other_context in matching_memory:
+        for other_data, other_context in right:
             for key in shared:
                 if context[key] != other_context[key]:
                     break
             else:
-                facts = data + other_data if is_left else other_data + data
                 merged = {**context, **other_context}
                 budget[0] -= 1
                 if budget[0] < 0:
                     raise BudgetExceeded("partial_matches", self)
+                facts = data + other_data
+                for callback in out:
+                    callback(tag, facts, merged)
+
+    def pair_right(self, tag, data, context):
+        """A right token (already in, or out of, the right memory) against the left memory."""
+        left = self.left_memory
+        shared = self._shared
+        if shared is None:
+            shared = self._shared = tuple(key for key in context if key in left[0][1])
+        budget, out = self._budget, self._out
+        for other_data, other_context in left:
+            for key in shared:
+                if context[key] != other_context[key]:
+                    break
+            else:
+                merged = {**context, **other_context}
+                budget[0] -= 1
+                if budget[0] < 0:
+                    raise BudgetExceeded("partial_matches", self)
+                facts = other_data + data
                 for callback in out:
                     callback(tag, facts, merged)
 
@@ -138,10 +163,15 @@ class QuickNotNode(NotNode):
             if not self.right_memory:
                 self._touched.append(self.right_memory)
             self.right_memory.append((data, context))
-            inc = 1
         else:
             self.right_memory.remove((data, context))
-            inc = -1
+        if self.left_memory:
+            self.count_right(tag, data, context)
+
+    def count_right(self, tag, data, context):
+        """A right token (already in, or out of, the right memory) counted against each left
+        token it matches; a left token whose count leaves or reaches 0 goes out again."""
+        inc = 1 if tag is VALID else -1
         shared = self._shared
         for left in self.left_memory.values():
             if shared is None:

@@ -64,7 +64,7 @@ def _fact_class(type_name: str) -> type:
     """One experta Fact subclass per fact type (experta matches on the exact class)."""
     cls = _FACT_CLASSES.get(type_name)
     if cls is None:
-        cls = type(f"Fact_{type_name.replace('-', '_')}", (_ExFact,), {"__module__": __name__})
+        cls = type(f"Fact_{type_name.replace('-', '_')}", (_ExFact,), {"__module__": __name__, "_replay": None})
         _FACT_CLASSES[type_name] = cls
     return cls
 
@@ -254,10 +254,10 @@ class Engine:
                 # (field, the context's name for the variable or None, the value given)
                 template = tuple((name, f"v_{value.name}", None) if isinstance(value, Var) else (name, None, value)
                                  for name, value in decl.fields)
-                declarations.append((decl.type, template, None, None))
-            else:   # all values given: the fields and the identity are known now
+                declarations.append((decl.type, template, None, None, None))
+            else:   # all values given: the fields, the identity and the network's plan are fixed
                 fields = dict(decl.fields)
-                declarations.append((decl.type, None, fields, _key(decl.type, fields)))
+                declarations.append((decl.type, None, fields, _key(decl.type, fields), [None]))
         outer = self
         binds = any(t.op == "bind" for cond in rule.when for p in _patterns(cond) for t in p.tests)
         recipe = (rule_id, variant, binds, tuple(captures))     # shared by every record of it
@@ -270,11 +270,11 @@ class Engine:
         def fire(context):
             run = outer._run
             declared = []
-            for type_name, template, fields, identity in declarations:
+            for type_name, template, fields, identity, plan in declarations:
                 if template is not None:
                     fields = {name: (value if bound is None else context[bound]) for name, bound, value in template}
                     identity = _key(type_name, fields)
-                fid, new = outer._declare(type_name, fields, origin, identity)
+                fid, new = outer._declare(type_name, fields, origin, identity, plan=plan)
                 if new:
                     declared.append(fid)
             run.records.append((recipe, context, tuple(declared)))
@@ -285,15 +285,16 @@ class Engine:
         """Run the rules on the input facts; return (all facts with ids, firing trace).
 
         The cyclic collector is paused meanwhile (:func:`~.freeze.collector_paused`), and the
-        network's memories are emptied before it resumes, so what the run built is freed at
-        once by reference counting instead of being scanned by the collector."""
+        network's memories, the keys fired and the fact list are emptied before it resumes
+        (``QuickEngine.release``), so what the run built is freed at once by reference
+        counting instead of being scanned by the collector."""
         with collector_paused():
             try:
                 run = self._infer(facts)
                 return run.all_facts(), run.trace()
             finally:
                 if self._quick:
-                    self._engine.matcher.reset()
+                    self._engine.release()
 
     def _infer(self, facts: Sequence[Fact]) -> _Run:
         """Reset the engine, declare ``facts``, fire the rules; the run's bookkeeping."""
@@ -345,17 +346,17 @@ class Engine:
                            f"budget); narrow them, e.g. join fewer routine entries")
 
     def _declare(self, type_name: str, fields: Mapping, origin: str, identity: tuple,
-                 update: bool = True) -> tuple[str, bool]:
-        """Declare a fact unless one with the same identity is there; (our id, new?)."""
+                 update: bool = True, plan: list | None = None) -> tuple[str, bool]:
+        """Declare a fact unless one with the same identity is there; (our id, new?). ``plan``:
+        for a conclusion whose fields are all given, where the network sends it (see
+        ``QuickEngine.quick_declare``)."""
         run = self._run
         known = run.by_key.get(identity)
         if known is not None:
             return known, False
-        cls = _fact_class(type_name)
+        cls = _FACT_CLASSES.get(type_name) or _fact_class(type_name)
         if self._quick and _PLAIN.issuperset(map(type, fields.values())):
-            declared = cls()
-            dict.update(declared, fields)       # what Fact(**fields) stores for plain values
-            self._engine.quick_declare(declared, update)
+            declared = self._engine.quick_declare(cls, fields, update, plan)     # what Fact(**fields) holds
         else:
             declared = self._engine.declare(cls(**fields))
         our_id = f"f-{len(run.facts) + 1}"

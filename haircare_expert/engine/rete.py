@@ -13,8 +13,10 @@ then gives each node one of this package's classes, which decide the same things
 
 * :mod:`.alpha`: the root hands a fact only to the branches for its class; one function walks
   the alpha nodes, testing before building anything and looking values up among sibling
-  equality tests;
-* :mod:`.beta`: joins and negations share tokens instead of copying them;
+  equality tests (:mod:`.checks`: the tests as plain functions); a rule's conclusion of fixed
+  content replays the first walk's deliveries;
+* :mod:`.beta`: joins and negations share tokens instead of copying them, and the memory of
+  the side an alpha node feeds (see :func:`_terminals`);
 * :mod:`.agenda`: conflict-set nodes put matches straight onto a sorted agenda that the engine
   loop (:class:`~.agenda.QuickEngine`) pops; the order is experta's (a total one);
 * :mod:`.budget`: a run's budget of partial matches and activations;
@@ -45,15 +47,10 @@ from experta.matchers.rete.nodes import (
 from experta.matchers.rete.utils import prepare_rule, wire_rule
 
 from haircare_expert.engine.agenda import AgendaNode, QuickAgenda, QuickEngine, StableDepthStrategy
-from haircare_expert.engine.alpha import (
-    PREDICATE_TESTS,
-    QuickFeatureTesterNode,
-    TypeDispatchBusNode,
-    build_kids,
-    quick_check,
-)
-from haircare_expert.engine.beta import QUICK_CLASSES, same_context
+from haircare_expert.engine.alpha import QuickFeatureTesterNode, TypeDispatchBusNode, build_kids
+from haircare_expert.engine.beta import QUICK_CLASSES, QuickJoinNode, QuickNotNode, same_context
 from haircare_expert.engine.budget import Budget, BudgetExceeded, rule_of
+from haircare_expert.engine.checks import PREDICATE_TESTS, quick_check
 
 __all__ = ["PREDICATE_TESTS", "Budget", "BudgetExceeded", "QuickEngine", "StableDepthStrategy",
            "TrackedReteMatcher", "rule_of"]
@@ -82,7 +79,7 @@ class TrackedReteMatcher(ReteMatcher):
                                 for child in node.children]
         for node in nodes:
             node._out = [child.callback for child in node.children]
-        build_kids(nodes)
+        build_kids(nodes, _terminals(nodes, self._touched))
         self.root_node.__class__ = TypeDispatchBusNode
         self.root_node._by_type = {}
 
@@ -208,6 +205,46 @@ def _plain_condition(condition) -> bool:
                                             for part in value):
             return False
     return True
+
+
+def _terminals(nodes: list, touched: list) -> dict:
+    """By alpha node id, the terminal :func:`~.alpha.deliver` hands its tokens to: (memory,
+    touched, gated, always). The joins and negations an alpha node feeds would each keep the
+    same tokens in a memory of their own (the side it feeds): they share one, filled once;
+    each is then called only when its other side's memory holds something (``gated``). The
+    sharing is exact when the nodes belong to different rules (no node then sees another's
+    memory while a token travels); an alpha node feeding two nodes of one rule (a join with
+    both sides on it, a rule that ``not (a and b)`` splits in two) keeps its nodes' own
+    memories, and calls them in order (``always``)."""
+    fed = {}
+    for node in nodes:
+        if type(node) is QuickFeatureTesterNode:
+            beta = [(child.node, child.callback.__name__) for child in node.children
+                    if type(child.node) is not QuickFeatureTesterNode or child.callback.__name__ != "activate"]
+            if beta:
+                rules = {id(rule_of(child)) for child, _ in beta}
+                fed[id(node)] = (beta, [] if len(rules) == len(beta) else None)
+    for beta, memory in fed.values():      # first every shared memory in place...
+        for child, side in beta if memory is not None else ():
+            if side == "activate_right" and type(child) in (QuickJoinNode, QuickNotNode):
+                child.right_memory = memory
+            elif side == "activate_left" and type(child) is QuickJoinNode:
+                child.left_memory = memory
+    terminals = {}
+    for key, (beta, memory) in fed.items():     # ...then the gates, reading the final memories
+        gated, always = [], []
+        for child, side in beta:
+            if memory is None or side not in ("activate_left", "activate_right") or (
+                    type(child) is QuickNotNode and side == "activate_left"):
+                always.append(getattr(child, side))
+            elif type(child) is QuickNotNode:
+                gated.append((child.left_memory, child.count_right))
+            elif side == "activate_right":
+                gated.append((child.left_memory, child.pair_right))
+            else:
+                gated.append((child.right_memory, child.pair_left))
+        terminals[key] = (memory if gated else None, touched, gated, always)
+    return terminals
 
 
 def _all_nodes(root, in_order: bool = False) -> list:
