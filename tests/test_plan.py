@@ -281,3 +281,22 @@ def test_times_a_week_zero_means_not_in_use_and_the_interview_asks_from_one(advi
     assert any(s.product == "hair_mask" and s.action == "add" and s.new for s in c.plan)
     book = QuestionBook.load(SHIPPED.vocabulary)
     assert book.by_ask["uses.per_week"].min == 1
+
+
+def test_the_policy_read_as_sets_and_places_says_what_its_lists_say():
+    """The plan policy's lists are read once as sets and places; each set holds the list's names
+    and a product's rank is the first need it answers, then its place in the product list, as
+    the lists themselves say (a name listed twice counts at its first place)."""
+    data = json.loads(json.dumps(POLICY.data))
+    data["rank"]["products"] = data["rank"]["products"] + data["rank"]["products"][:2]
+    data["rank"]["needs"] = data["rank"]["needs"][:1] + data["rank"]["needs"]
+    for policy in (POLICY, plan_stage.Policy(data)):
+        for key, value in policy.data.items():
+            if isinstance(value, list) and all(isinstance(v, str) for v in value):
+                assert policy.sets[key] == set(value)
+        needs, products = policy.data["rank"]["needs"], policy.data["rank"]["products"]
+        for product in [*products, "not_a_product"]:
+            for chosen in ([], needs[:1], needs[-2:], ["not_a_need", *needs[1:3]]):
+                want = (min((needs.index(n) for n in chosen if n in needs), default=len(needs)),
+                        products.index(product) if product in products else len(products), product)
+                assert policy.rank(set(chosen), product) == want

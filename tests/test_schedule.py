@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import pytest
 
+from haircare_expert.consult import schedule
 from haircare_expert.consult.schedule import calendar_notes, heat_days, pick, plan, unplaced, wash_days
 from haircare_expert.knowledge.rulebook import ScheduleEntry
 
@@ -124,3 +125,34 @@ def test_heat_days_are_spread_and_never_more_than_the_advice_allows(advisor):
                          "habits": {"heat_styling_per_week": 6, "washes_per_week": 2}})
     assert "cut-heat-on-damaged-hair" in c.fired_rules()
     assert len(days_of(c.schedule, "Heat protectant before heat styling")) == 2
+
+
+def test_the_days_picked_from_the_spacing_table_are_those_a_fresh_search_picks():
+    """The spacing of every set of weekdays is worked out once: for every pool of days, count and
+    load, and every wash and heat count, the days chosen are those a search that measures each
+    set of days afresh chooses."""
+    from itertools import combinations
+
+    def fresh_pick(pool, count, load):
+        pool = sorted(pool)
+        if count <= 0 or not pool:
+            return []
+        if count >= len(pool):
+            return list(pool)
+        return list(min(combinations(pool, count),
+                        key=lambda days: (-schedule._min_gap(days), sum(load[d] for d in days), days)))
+
+    loads = ([0] * 7, [3, 0, 1, 0, 2, 0, 1], [0, 1, 2, 3, 2, 1, 0])
+    for size in range(8):
+        for pool in combinations(range(7), size):
+            for count in range(size + 1):
+                for load in loads:
+                    assert schedule.pick(list(pool), count, load) == fresh_pick(pool, count, load)
+    for washes in range(8):
+        wash = schedule.wash_days(washes)
+        for heat in range(1, 8):
+            rest = [d for d in range(7) if d not in wash]
+            want = fresh_pick(wash, heat, [0] * 7) if heat <= len(wash) else sorted(wash + list(min(
+                combinations(rest, min(heat, 7) - len(wash)),
+                key=lambda days: (-schedule._min_gap(wash + list(days)), schedule._tight(wash + list(days)), days))))
+            assert schedule.heat_days(heat, washes) == want

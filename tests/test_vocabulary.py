@@ -139,3 +139,28 @@ def test_a_role_naming_nothing_in_the_vocabulary_is_a_rule_error(roles, says):
             "roles": roles}
     with pytest.raises(RuleError, match=re.escape(says)):
         Vocabulary.from_data(data, "v.yaml")
+
+
+def test_a_value_read_on_the_quick_path_is_what_the_full_check_gives(vocab):
+    """Plainly legal answers skip working out where they are written: for every field of every
+    fact type (and the client block), every kind of answer is read exactly as the full check
+    reads it (same value, same type), and anything else still goes through the full check."""
+    from haircare_expert.knowledge.vocabulary import _CLIENT_SPECS, CHECK
+
+    specs = [s for t in vocab.types.values() for s in t.fields.values()] + list(_CLIENT_SPECS.values())
+    quick = 0
+    for spec in specs:
+        listed = list(spec.values[:3])
+        for value in [*spec.values, *([listed, listed + listed[:1], []] if listed else []), "unknown",
+                      " Unknown ", "UNKNOWN", "nonsense", ["nonsense"], [1], [{"a": 1}], ["unknown"], 0, 1,
+                      -1, 7, 10**6, 2.0, True, False, None, {"a": 1}, "2026-11-22", "x" * 200, "x" * 201]:
+            plain = spec.plain(value)
+            try:
+                full = spec.normalise(value, "p.yaml", "field")
+            except ProfileError:
+                assert plain is CHECK, (spec.name, value)
+                continue
+            if plain is not CHECK:
+                quick += 1
+                assert plain == full and type(plain) is type(full), (spec.name, value, plain, full)
+    assert quick > 100

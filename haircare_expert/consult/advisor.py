@@ -6,8 +6,8 @@ report format, explanation and audit reads.
 """
 from __future__ import annotations
 
-import weakref
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
@@ -75,15 +75,17 @@ _FILLED_MAX = 8192
 def render_text(rule: Rule, text: str, bindings: dict) -> str:
     if "{" not in text:
         return text
-    values = {k: (", ".join(map(str, v)) if isinstance(v, tuple) else v) for k, v in bindings.items()}
-    # the type is part of the key: 1, 1.0 and True are equal keys but not the same text
-    key: tuple | None = (id(rule), text, tuple([(k, type(v), v) for k, v in values.items()]))
+    # the type is part of the key: 1, 1.0 and True are equal keys but not the same text; a list
+    # is keyed (and shown) as its text
+    key: tuple | None = (id(rule), text, tuple([(k, str, ", ".join(map(str, v))) if isinstance(v, tuple)
+                                                else (k, type(v), v) for k, v in bindings.items()]))
     try:
         hit = _FILLED.get(key)
     except TypeError:           # a value that cannot be a key: fill it in every time
         hit = key = None
     if hit is not None and hit[0] is rule:
         return hit[1]
+    values = {k: (", ".join(map(str, v)) if isinstance(v, tuple) else v) for k, v in bindings.items()}
     from jinja2 import TemplateError  # only for text with values in it: most advice has none
     try:
         filled = ruletext.fill(rule, _text_template(text), values)   # length capped as it renders
@@ -96,30 +98,18 @@ def render_text(rule: Rule, text: str, bindings: dict) -> str:
     return filled
 
 
-#: Each rulebook's ``knowledge_base`` block, worked out once (it sorts and lists every rule).
-_SUMMARIES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+@dataclass(frozen=True)
+class _AdviceRule:
+    """What assembling the advice reads of one rule, worked out once per rulebook."""
+
+    rule: Rule
+    gives_advice: bool      #: its kind is one of the advice kinds (else it only derives facts)
+    fixed: bool             #: its advice text and steps have no values to fill in
 
 
-def _summary(rulebook: Rulebook) -> dict:
-    """``rulebook.summary()``, computed once per rulebook; each consultation gets its own copy
-    of the dicts and lists in it, so changing one consultation's block changes no other."""
-    try:
-        info = _SUMMARIES[rulebook]
-    except (KeyError, TypeError):
-        info = rulebook.summary()
-        try:
-            _SUMMARIES[rulebook] = info
-        except TypeError:       # a rulebook-like object that takes no weak reference
-            pass
-    return {k: _copied(v) for k, v in info.items()}
-
-
-def _copied(value):
-    if isinstance(value, dict):
-        return {k: v if type(v) is str else _copied(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [v if type(v) is str else _copied(v) for v in value]
-    return value
+def _advice_rules(rulebook: Rulebook) -> dict[str, _AdviceRule]:
+    return {r.id: _AdviceRule(r, r.kind in _KIND_RANK, "{" not in r.advise and not any("{" in s for s in r.steps))
+            for r in rulebook.rules}
 
 
 class Advisor:
@@ -151,14 +141,16 @@ def assemble(rulebook: Rulebook, client: dict, facts: list[Fact], trace: list[Fi
     wash-day order and conflicts (the plan stage decides what the first week holds)."""
     advice: dict[tuple[str, str], Advice] = {}
     conflicts: dict[str, Conflict] = {}
-    staged = plan_stage.build(rulebook, list(facts), list(trace))
+    staged = plan_stage.build(rulebook, facts, trace)     # read, never changed
+    rules = rulebook.derived(_advice_rules)
     for firing in trace:
-        rule = rulebook.by_id[firing.rule]
+        info = rules[firing.rule]
+        rule = info.rule
         if rule.conflict and rule.conflict["topic"] not in conflicts:
             conflicts[rule.conflict["topic"]] = Conflict(rule=rule.id, **rule.conflict)
-        if rule.kind not in _KIND_RANK:
+        if not info.gives_advice:
             continue
-        text = render_text(rule, rule.advise, firing.bindings)
+        text = rule.advise if info.fixed else render_text(rule, rule.advise, firing.bindings)
         key = (rule.id, text)
         if key in advice:
             merged = advice[key].matched_facts
@@ -166,8 +158,8 @@ def assemble(rulebook: Rulebook, client: dict, facts: list[Fact], trace: list[Fi
             continue
         advice[key] = Advice(
             rule=rule.id, kind=rule.kind, title=rule.title, text=text,
-            steps=[render_text(rule, s, firing.bindings) for s in rule.steps],
-            because=rule.because, sources=[dict(s) for s in rule.sources],
+            steps=list(rule.steps) if info.fixed else [render_text(rule, s, firing.bindings) for s in rule.steps],
+            because=rule.because, sources=list(map(dict, rule.sources)),
             matched_facts=list(firing.facts), fired=firing.seq, salience=rule.salience)
     ordered = sorted(advice.values(), key=lambda a: (_KIND_RANK[a.kind], -a.salience, a.rule, a.fired))
     habits = next((f.fields for f in facts if f.type == "habits"), {})
@@ -175,7 +167,7 @@ def assemble(rulebook: Rulebook, client: dict, facts: list[Fact], trace: list[Fi
     return Consultation(
         client={"name": client.get("name", ""), "consultant": client.get("consultant", ""),
                 "date": client.get("date", "")},
-        knowledge_base=_summary(rulebook),
+        knowledge_base=rulebook.summary(),
         advice=ordered,
         schedule=_week(staged.week_entries, washes, staged.heat_days if staged.heat_days is not None else heat),
         wash_day_order=plan_stage.wash_day_order(staged.wash_steps),

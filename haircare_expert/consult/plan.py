@@ -14,59 +14,16 @@ that start later with their week. Nothing here is advice text of its own beyond 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import lru_cache
 from typing import Any
 
-from haircare_expert import yamlio
-from haircare_expert.errors import RuleError
+from haircare_expert.consult.policy import Policy, load_policy
 from haircare_expert.knowledge.rulebook import Rule, Rulebook, ScheduleEntry
 from haircare_expert.model import ADVICE_KINDS, UNKNOWN, Fact, Firing, PlanStep
 
 ACTION_TAGS = ("stop", "pause", "change", "keep")
 #: Reactions that show the scalp (not only the hair) reacted to a product.
 SCALP_REACTIONS = ("rash", "itching", "redness", "shedding")
-
-
-@dataclass(frozen=True)
-class Policy:
-    """The plan policy, as loaded from ``facts/plan.yaml``."""
-
-    data: dict
-
-    def __getitem__(self, key: str) -> Any:
-        return self.data[key]
-
-    @property
-    def new_per_week(self) -> int:
-        return int(self.data["limits"]["new_per_week"])
-
-    @property
-    def scalp_per_week(self) -> int:
-        return int(self.data["limits"]["leave_on_scalp_per_week_when_reactive"])
-
-    @property
-    def gap(self) -> int:
-        return int(self.data["limits"]["weeks_between_starts"])
-
-    def rank(self, needs: set[str] | frozenset, product: str) -> tuple:
-        need_order = self.data["rank"]["needs"]
-        products = self.data["rank"]["products"]
-        need_rank = min((need_order.index(n) for n in needs if n in need_order), default=len(need_order))
-        return (need_rank, products.index(product) if product in products else len(products), product)
-
-
-@lru_cache(maxsize=1)
-def load_policy() -> Policy:
-    """The plan policy shipped in ``facts/plan.yaml``."""
-    ref = yamlio.package_files("facts") / "plan.yaml"
-    where = "facts/plan.yaml"
-    data = yamlio.loads(ref.read_text(encoding="utf-8"), where, RuleError)
-    missing = [k for k in ("limits", "reactive", "leave_on_scalp", "scalp_products", "practices",
-                           "patch_test_always", "no_new_products_with", "one_per_need", "rank",
-                           "action_order", "patch_test_rule", "words") if k not in (data or {})]
-    if missing:
-        raise RuleError(where, f"the plan policy lacks {', '.join(missing)}")
-    return Policy(data)
+_SCALP_REACTIONS = frozenset(SCALP_REACTIONS)
 
 
 @dataclass
@@ -84,7 +41,7 @@ class PlanResult:
     heat_days: Any = None
 
 
-@dataclass
+@dataclass(slots=True)
 class _Step:
     action: str
     product: str | None
@@ -96,22 +53,9 @@ class _Step:
     rank: tuple = ()
 
 
-#: rule_product per rule: id(rule) -> (rule, its declare, its tags, product). A batch asks
-#: ~60 times a client about the same hundred rules; the entry is used only while the rule and
-#: the two tuples it was worked out from are the very same objects.
-_PRODUCTS: dict[int, tuple] = {}
-
-
 def rule_product(rule: Rule) -> str | None:
     """The product a rule is about: the one it recommends, else its ``product:`` tag."""
-    hit = _PRODUCTS.get(id(rule))
-    if hit is not None and hit[0] is rule and hit[1] is rule.declare and hit[2] is rule.tags:
-        return hit[3]
-    if len(_PRODUCTS) >= 8192:
-        _PRODUCTS.clear()
-    product = _rule_product(rule)
-    _PRODUCTS[id(rule)] = (rule, rule.declare, rule.tags, product)
-    return product
+    return _rule_product(rule)
 
 
 def _rule_product(rule: Rule) -> str | None:
@@ -133,6 +77,46 @@ def rule_action(rule: Rule) -> str | None:
     return None
 
 
+@dataclass(frozen=True)
+class RuleFacts:
+    """What the plan stage reads of one rule for every client, worked out once per rulebook."""
+
+    rule: Rule
+    product: str | None     #: :func:`rule_product`
+    action: str | None      #: :func:`rule_action`
+    tagged: str | None      #: its ``product:`` tag
+    because: str            #: its ``because``, stripped
+    planned: bool           #: it gives advice or declares facts (only those make steps)
+    hands_on: bool          #: it has steps or calendar entries of its own
+    recommends: bool        #: it declares recommendations (new products)
+    in_week: bool           #: it has calendar entries or wash-day steps
+
+
+@dataclass(frozen=True)
+class PlanData:
+    """The rulebook as the plan stage reads it (:meth:`Rulebook.derived` keeps it per rulebook)."""
+
+    rules: dict[str, RuleFacts]
+    #: the product ids a routine entry may name
+    products: frozenset[str]
+
+
+def plan_data(rulebook: Rulebook) -> PlanData:
+    """Each rule's :class:`RuleFacts` and the vocabulary's products, worked out from the rules."""
+    rules = {}
+    for rule in rulebook.rules:
+        rules[rule.id] = RuleFacts(
+            rule=rule, product=_rule_product(rule), action=rule_action(rule),
+            tagged=next((t.split(":", 1)[1] for t in rule.tags if t.startswith("product:")), None),
+            because=rule.because.strip(), planned=rule.kind in ADVICE_KINDS or bool(rule.declare),
+            hands_on=bool(rule.steps or rule.schedule),
+            recommends=any(d.type == "recommend" for d in rule.declare),
+            in_week=bool(rule.schedule or rule.wash_day))
+    uses = rulebook.vocabulary.types.get("uses")
+    products = uses.fields["product"].values if uses and "product" in uses.fields else ()
+    return PlanData(rules, frozenset(products))
+
+
 class _Client:
     """What the plan needs to know about the client, read once from the facts."""
 
@@ -140,28 +124,31 @@ class _Client:
         self.facts = {f.id: f for f in facts}
         self.used: dict[str, list[Fact]] = {}
         self.reacted: set[str] = set()
-        self.states: set[str] = set()
-        self.needs: set[str] = set()
-        self.red_flags: set[str] = set()
+        self.states = states = set()
+        self.needs = needs = set()
+        self.red_flags = red_flags = set()
         self.unanswered = True
         self.habits: dict = {}
+        reactions_unanswered = False
         for f in facts:
-            if f.type == "uses":
-                self.used.setdefault(f.fields["product"], []).append(f)
-                reactions = f.fields.get("reactions")
-                if isinstance(reactions, tuple) and set(reactions) & set(SCALP_REACTIONS):
-                    self.reacted.add(f.fields["product"])
-            elif f.type == "scalp-state":
-                self.states.add(f.fields["state"])
-            elif f.type == "need":
-                self.needs.add(f.fields["name"])
-            elif f.type == "red-flag":
-                self.red_flags.add(f.fields["reason"])
-            elif f.type == "habits":
-                self.habits = dict(f.fields)
-            elif f.type == "scalp":
-                self.unanswered = f.fields.get("symptoms", UNKNOWN) == UNKNOWN
-        if any(f.fields.get("reactions") == UNKNOWN for fs in self.used.values() for f in fs):
+            ftype, fields = f.type, f.fields
+            if ftype == "need":
+                needs.add(fields["name"])
+            elif ftype == "uses":
+                self.used.setdefault(fields["product"], []).append(f)
+                reactions = fields.get("reactions")
+                if isinstance(reactions, tuple) and not _SCALP_REACTIONS.isdisjoint(reactions):
+                    self.reacted.add(fields["product"])
+                reactions_unanswered = reactions_unanswered or reactions == UNKNOWN
+            elif ftype == "red-flag":
+                red_flags.add(fields["reason"])
+            elif ftype == "scalp-state":
+                states.add(fields["state"])
+            elif ftype == "habits":
+                self.habits = dict(fields)
+            elif ftype == "scalp":
+                self.unanswered = fields.get("symptoms", UNKNOWN) == UNKNOWN
+        if reactions_unanswered:
             self.unanswered = True
 
     def reactive(self, policy: Policy) -> bool:
@@ -189,23 +176,31 @@ class _Builder:
     def __init__(self, rulebook: Rulebook, facts: list[Fact], trace: list[Firing], policy: Policy):
         self.rulebook, self.trace, self.policy = rulebook, trace, policy
         self.vocab = rulebook.vocabulary
+        data = rulebook.derived(plan_data)
+        self.products = data.products
         self.client = _Client(facts)
         self.words = policy["words"]
-        self.practices = set(policy["practices"])
+        self.practices = policy.sets["practices"]
         self.steps: dict[tuple, _Step] = {}
         self.adds: dict[str, _Step] = {}
         self.kept: set[str] = set()
         self.held: set[str] = set()
         self.ordered_adds: list[_Step] = []
-        self.fired = {f.rule for f in trace}
+        self.fired: set[str] = set()
+        #: each firing with what the plan reads of its rule
+        self.fired_rules: list[tuple[Firing, RuleFacts]] = []
         # what each product's schedule entries say about how often (for the step's item)
         self.entries_of: dict[str, list[ScheduleEntry]] = {}
         for firing in trace:
-            rule = rulebook.by_id[firing.rule]
-            product = rule_product(rule)
-            if product and rule.schedule:
-                self.entries_of.setdefault(product, [])
-                self.entries_of[product].extend(e for e in rule.schedule if e not in self.entries_of[product])
+            info = data.rules[firing.rule]
+            self.fired.add(firing.rule)
+            self.fired_rules.append((firing, info))
+            product, schedule = info.product, info.rule.schedule
+            if product and schedule:
+                known = self.entries_of.setdefault(product, [])
+                for entry in schedule:
+                    if entry not in known:
+                        known.append(entry)
 
     def label(self, product: str | None) -> str:
         return self.vocab.label("product", product) if product else ""
@@ -231,18 +226,17 @@ class _Builder:
     def collect(self) -> None:
         """A step for every rule tagged with a plan action; an add for every product recommended."""
         client = self.client
-        for firing in self.trace:
-            rule = self.rulebook.by_id[firing.rule]
-            if rule.kind not in ADVICE_KINDS and not rule.declare:
+        for firing, info in self.fired_rules:
+            if not info.planned:
                 continue
-            action = rule_action(rule)
+            rule, action = info.rule, info.action
             if action:
-                product = _step_product(rule, firing, client, self.vocab)
+                product = _step_product(info, firing, client, self.products)
                 key = (action, product, rule.id)
                 if key not in self.steps:
                     self.steps[key] = _Step(action, product, rule, self.item(action, product, rule),
-                                            rule.because.strip())
-            for fid in firing.declared:
+                                            info.because)
+            for fid in firing.declared if info.recommends else ():
                 fact = client.facts.get(fid)
                 if fact is None or fact.type != "recommend":
                     continue
@@ -252,21 +246,19 @@ class _Builder:
                 needs = {client.facts[m].fields["name"] for m in firing.facts
                          if m in client.facts and client.facts[m].type == "need"}
                 # ranked by the needs this recommendation answers (none: by product only)
-                self.adds[product] = _Step("add", product, rule, "", rule.because.strip(),
+                self.adds[product] = _Step("add", product, rule, "", info.because,
                                            rank=self.policy.rank(needs, product))
 
     def keep_own_products(self) -> None:
         """A product she uses that has steps of its own (a how-to) but no step yet is kept: her
         own scalp serum or mask stays in her plan and week."""
         client = self.client
-        for firing in self.trace:
-            rule = self.rulebook.by_id[firing.rule]
-            product = rule_product(rule)
-            if (product in client.used and product not in client.reacted and product not in self.adds
-                    and (rule.steps or rule.schedule)
-                    and not any(s.product == product for s in self.steps.values())):
+        for _firing, info in self.fired_rules:
+            product, rule = info.product, info.rule
+            if (info.hands_on and product in client.used and product not in client.reacted
+                    and product not in self.adds and not any(s.product == product for s in self.steps.values())):
                 self.steps[("keep", product, rule.id)] = _Step(
-                    "keep", product, rule, self.item("keep", product, rule), rule.because.strip())
+                    "keep", product, rule, self.item("keep", product, rule), info.because)
 
     def settle_adds(self) -> None:
         """A product she already uses is kept, never added (I4); a practice she has less often
@@ -298,10 +290,10 @@ class _Builder:
         """I5: nothing new while a reaction settles, nothing new on the scalp while a red flag
         is open or the warning-sign questions are unanswered; I3: one product per need."""
         client, policy, adds, held = self.client, self.policy, self.adds, self.held
-        if client.red_flags & set(policy["no_new_products_with"]):
+        if not policy.sets["no_new_products_with"].isdisjoint(client.red_flags):
             held |= set(adds)
         if client.red_flags or client.unanswered:
-            held |= set(adds) & set(policy["scalp_products"])
+            held |= policy.sets["scalp_products"].intersection(adds)
         for group in policy["one_per_need"]:
             present = [p for p in group if p in adds and p not in held]
             if any(p in client.used and p not in client.reacted for p in group):
@@ -316,7 +308,7 @@ class _Builder:
         """I2: the new items a few a week, in rank order; a later start says why."""
         policy, words = self.policy, self.words
         self.reactive = reactive = self.client.reactive(policy)
-        leave_on = set(policy["leave_on_scalp"])
+        leave_on = policy.sets["leave_on_scalp"]
         per_week: dict[int, list[str]] = {}
         self.ordered_adds = sorted(self.adds.values(), key=lambda s: s.rank)
         for step in self.ordered_adds:
@@ -343,10 +335,10 @@ class _Builder:
         "pause it"); a pause on the scalp already said by an off-the-scalp correction is not
         said twice."""
         steps, policy = self.steps, self.policy
-        scalp_products = set(policy["scalp_products"])
+        scalp_products = policy.sets["scalp_products"]
         gone_now = {s.product for s in steps.values()
                     if s.action == "stop" or (s.action == "pause" and s.product in scalp_products)}
-        off_scalp = {s.product for s in steps.values() if s.rule.id in policy["off_scalp_rules"]}
+        off_scalp = {s.product for s in steps.values() if s.rule.id in policy.sets["off_scalp_rules"]}
         for key, s in list(steps.items()):
             if s.product in gone_now and s.action in ("change", "keep"):
                 del steps[key]
@@ -357,7 +349,7 @@ class _Builder:
         """The steps in the order she should act on them, a patch test before each new product
         that needs one."""
         policy, words = self.policy, self.words
-        order = {a: i for i, a in enumerate(policy["action_order"])}
+        order = policy.action_order
         fixed = sorted(self.steps.values(), key=lambda s: (order[s.action], -s.rule.salience, s.rule.id,
                                                            s.product or ""))
         # a patch-test step cites the patch-test rule when it fired, else the product's own rule
@@ -367,7 +359,7 @@ class _Builder:
         for step in sorted(self.ordered_adds, key=lambda s: (s.start_week, s.rank)):
             if step.product in self.held:
                 continue
-            if step.product not in self.practices and (self.reactive or step.product in policy["patch_test_always"]):
+            if step.product not in self.practices and (self.reactive or step.product in policy.sets["patch_test_always"]):
                 cite = patch_rule if patch_rule is not None and patch_rule.id in self.fired else step.rule
                 out.append(_Step("add", step.product, cite,
                                  words["patch_test"].format(product=self.label(step.product)),
@@ -386,13 +378,12 @@ class _Builder:
         starts = {s.product: s.start_week for s in self.ordered_adds if s.product not in self.held}
         later = {p for p, w in starts.items() if w > 1}
         gone = self.held | ({s.product for s in steps.values() if s.action == "stop"
-                             or (s.action == "pause" and s.product in policy["scalp_products"])} - self.kept)
+                             or (s.action == "pause" and s.product in policy.sets["scalp_products"])} - self.kept)
         week_entries: list[ScheduleEntry] = []
         wash: dict[str, tuple[int, list[int]]] = {}
-        for firing in self.trace:
-            rule = self.rulebook.by_id[firing.rule]
-            product = rule_product(rule)
-            if product in gone:
+        for _firing, info in self.fired_rules:
+            rule, product = info.rule, info.product
+            if not info.in_week or product in gone:
                 continue
             for entry in rule.schedule:
                 if product not in later and not entry.replaces and entry not in week_entries:
@@ -402,7 +393,7 @@ class _Builder:
                 weeks.append(starts.get(product, 1) if product else 1)
         wash_steps = {}
         for text, (order_, weeks) in wash.items():
-            first = 1 if text in policy["basic_wash_steps"] else min(weeks)
+            first = 1 if text in policy.sets["basic_wash_steps"] else min(weeks)
             if first > 1:
                 text = f"{text[:-1]}, from week {first})" if text.endswith(")") else f"{text} (from week {first})"
             wash_steps[text] = order_
@@ -413,20 +404,18 @@ class _Builder:
         return week_entries, wash_steps, starts, self.held, heat
 
 
-def _step_product(rule: Rule, firing: Firing, client: _Client, vocab) -> str | None:
-    uses = vocab.types.get("uses")
-    products = uses.fields["product"].values if uses and "product" in uses.fields else ()
+def _step_product(info: RuleFacts, firing: Firing, client: _Client, products: frozenset) -> str | None:
+    """The product a step is about: the one bound, else the rule's tag, else the one in use."""
     bound = firing.bindings.get("product")
     if isinstance(bound, str) and bound in products:
         return bound
-    tagged = next((t.split(":", 1)[1] for t in rule.tags if t.startswith("product:")), None)
-    if tagged:
-        return tagged
+    if info.tagged:
+        return info.tagged
     for fid in firing.facts:
         fact = client.facts.get(fid)
         if fact is not None and fact.type == "uses":
             return fact.fields["product"]
-    return rule_product(rule)
+    return info.product
 
 
 def _item(action: str, product: str | None, rule: Rule, words: dict, label, how_often,

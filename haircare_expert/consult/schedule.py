@@ -50,8 +50,12 @@ def heat_days(heat_per_week, washes_per_week=None) -> list[int]:
     if count <= len(wash):
         return pick(wash, count, [0] * 7)
     rest = [d for d in range(7) if d not in wash]
-    extra = min(combinations(rest, count - len(wash)),
-                key=lambda days: (-_min_gap(wash + list(days)), _tight(wash + list(days)), days))
+
+    def spaced(days: tuple) -> tuple:
+        gap, tight = _SPACING[tuple(sorted((*wash, *days)))]
+        return (-gap, tight, days)
+
+    extra = min(combinations(rest, count - len(wash)), key=spaced)
     return sorted(wash + list(extra))
 
 
@@ -117,6 +121,20 @@ def _tight(chosen: Sequence[int]) -> int:
     return gaps.count(min(gaps))
 
 
+class _Spacings(dict):
+    """Sorted days -> (smallest gap, how many gaps are that small); days not in the table (not
+    weekday indices) are worked out when asked."""
+
+    def __missing__(self, days: tuple) -> tuple[int, int]:
+        return (_min_gap(days), _tight(days))
+
+
+#: The spacing of every set of weekdays, worked out once: the calendar compares tens of sets of
+#: days for each entry of each client's week.
+_SPACING = _Spacings({days: (_min_gap(days), _tight(days))
+                      for n in range(8) for days in combinations(range(7), n)})
+
+
 def pick(pool: Sequence[int], count: int, load: Sequence[int]) -> list[int]:
     """``count`` days of ``pool``: furthest apart round the week, then least loaded, then earliest."""
     pool = sorted(pool)
@@ -125,7 +143,7 @@ def pick(pool: Sequence[int], count: int, load: Sequence[int]) -> list[int]:
     if count >= len(pool):
         return list(pool)
     return list(min(combinations(pool, count),
-                    key=lambda days: (-_min_gap(days), sum(load[d] for d in days), days)))
+                    key=lambda days: (-_SPACING[days][0], sum(map(load.__getitem__, days)), days)))
 
 
 def plan(entries: Iterable[ScheduleEntry], washes_per_week, heat_per_week=None) -> dict[str, list[str]]:

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import TypeVar
 
 from haircare_expert import yamlio
 from haircare_expert.errors import HaircareError, Location, NotFoundError, RuleError, RuleErrors
@@ -32,6 +33,8 @@ from haircare_expert.knowledge.rule import (  # noqa: F401  (re-exported: the pa
 )
 from haircare_expert.knowledge.ruleparse import _parse_rule
 from haircare_expert.knowledge.vocabulary import Vocabulary
+
+T = TypeVar("T")
 
 
 class Rulebook:
@@ -61,13 +64,37 @@ class Rulebook:
             raise NotFoundError(rule_id, f"no rule with this id{hint}") from None
 
     def summary(self) -> dict:
-        """The ``knowledge_base`` block of a consultation."""
-        info = {"version": self.version, "fingerprint": self.fingerprint, "rules": len(self.rules),
-                "rule_hashes": {r.id: r.content_hash for r in sorted(self.rules, key=lambda r: r.id)}}
-        if self.overridden or any(r.origin == "custom" for r in self.rules):
-            info["custom"] = {"folders": self.folders[1:], "overrides": sorted(self.overridden),
-                              "added": sorted(r.id for r in self.rules if r.origin == "custom")}
+        """The ``knowledge_base`` block of a consultation: worked out once (it sorts and hashes
+        every rule), each call given its own dicts and lists, so changing one consultation's
+        block changes no other."""
+        block = self.derived(_summary)
+        info = dict(block)
+        info["rule_hashes"] = dict(block["rule_hashes"])
+        if "custom" in block:
+            info["custom"] = {k: list(v) for k, v in block["custom"].items()}
         return info
+
+    def derived(self, build: Callable[[Rulebook], T]) -> T:
+        """``build(self)``, worked out once for this rulebook and kept with it: what later stages
+        read about the rules for every client (the plan stage's facts about each rule).
+
+        ``build`` must depend on nothing but the rulebook, which is not changed once loaded;
+        another Rulebook object (a reload, an edited rule file) starts with nothing derived.
+        Two threads asking at once may both build it: both results are equal and one is kept.
+        Not pickled or copied (the rulebook cache holds the rules only).
+        """
+        memo = self.__dict__.get("_derived")
+        if memo is None:
+            memo = self.__dict__.setdefault("_derived", {})
+        try:
+            return memo[build]
+        except KeyError:
+            return memo.setdefault(build, build(self))
+
+    def __getstate__(self) -> dict:
+        state = dict(self.__dict__)
+        state.pop("_derived", None)
+        return state
 
     # -- loading ---------------------------------------------------------------------------
     @classmethod
@@ -90,6 +117,17 @@ class Rulebook:
             raise RuleErrors(problems)
         return cls(ordered, sources, vocabulary, version, fingerprint,
                    [label for label, _ in folders], overridden)
+
+
+def _summary(rulebook: Rulebook) -> dict:
+    """The ``knowledge_base`` block (see :meth:`Rulebook.summary`)."""
+    rules = rulebook.rules
+    info = {"version": rulebook.version, "fingerprint": rulebook.fingerprint, "rules": len(rules),
+            "rule_hashes": {r.id: r.content_hash for r in sorted(rules, key=lambda r: r.id)}}
+    if rulebook.overridden or any(r.origin == "custom" for r in rules):
+        info["custom"] = {"folders": rulebook.folders[1:], "overrides": sorted(rulebook.overridden),
+                          "added": sorted(r.id for r in rules if r.origin == "custom")}
+    return info
 
 
 #: One rule folder read: its label (``rules`` for the shipped one) and its files (name, text).

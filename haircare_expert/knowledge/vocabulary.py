@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as _dt
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,8 @@ from haircare_expert.model import UNKNOWN, Fact
 
 FIELD_TYPES = ("choice", "set", "int", "bool", "text", "date")
 CLIENT_FIELDS = ("name", "consultant", "date")
+#: What :meth:`FieldSpec.plain` returns for a value that needs :meth:`FieldSpec.normalise`.
+CHECK = object()
 
 
 @dataclass(frozen=True)
@@ -58,6 +61,35 @@ class FieldSpec:
         if self.type == "date":
             return isinstance(value, str)
         return isinstance(value, str)
+
+    def plain(self, value: Any) -> Any:
+        """What :meth:`normalise` returns for ``value`` when it is plainly legal as it stands (a
+        listed choice or a list of them, a whole number in range, true or false, short text,
+        ``unknown``), without working out where it is; :data:`CHECK` for anything else."""
+        kind, vtype = self.type, type(value)
+        if vtype is str:
+            if kind == "choice" and value in self._listed or kind == "text" and len(value) <= 200:
+                return value
+            if value == UNKNOWN and kind != "text":
+                return UNKNOWN
+        elif vtype is list and kind == "set":
+            try:
+                if self._listed.issuperset(value):
+                    return tuple(dict.fromkeys(value))
+            except TypeError:       # an item that cannot be in a set (a mapping): normalise says so
+                pass
+        elif vtype is int:
+            if kind == "int" and self.min is not None and self.max is not None and self.min <= value <= self.max:
+                return value
+        elif vtype is bool and kind == "bool":
+            return value
+        return CHECK
+
+    @cached_property
+    def _listed(self) -> frozenset:
+        # the allowed values (text only), less any spelled like "unknown" (normalise reads those
+        # as unknown)
+        return frozenset(v for v in self.values if isinstance(v, str) and v.strip().lower() != UNKNOWN)
 
     def normalise(self, value: Any, where: str, path: str) -> Any:
         """Check a raw profile value and return it frozen (sets become tuples)."""
@@ -131,6 +163,11 @@ class FactType:
     many: bool = False
     list_field: str = ""
 
+    @cached_property
+    def required(self) -> tuple[str, ...]:
+        """The fields a profile must give."""
+        return tuple(name for name, spec in self.fields.items() if spec.required)
+
 
 class _Role:
     """A role accessor of :class:`Vocabulary`: what the vocabulary file's ``roles`` names under the
@@ -182,6 +219,8 @@ class Vocabulary:
             for t, fields in (labels.get("by_type") or {}).items()}
         self._bool_labels = {bool(k): str(v) for k, v in (labels.get("booleans") or {}).items()}
         self._unknown_label = str(labels.get("unknown") or "not known")
+        self._tables: dict[str, list[dict]] = {}
+        self._labelled: dict[tuple[str, str], str] = {}
 
     # -- roles (the domain words; see the class docstring). Each accessor reads the role named
     # like itself, so the words live in the vocabulary file only.
@@ -201,6 +240,18 @@ class Vocabulary:
         live in one field (``red-flag``, ``scalp-state``), or ``type.field``. A list of values
         is joined with commas; a value with no label falls back to its words (``_`` -> space).
         """
+        if type(value) is str:
+            # the same few products and symptoms are labelled for every client: once each
+            key = (field_or_type, value)
+            text = self._labelled.get(key)
+            if text is None:
+                text = self._label_text(field_or_type, value)
+                if len(self._labelled) < 4096:
+                    self._labelled[key] = text
+            return text
+        return self._label_text(field_or_type, value)
+
+    def _label_text(self, field_or_type: str, value: Any) -> str:
         if isinstance(value, (tuple, list)):
             return ", ".join(self.label(field_or_type, v) for v in value)
         if isinstance(value, bool):
@@ -215,6 +266,16 @@ class Vocabulary:
         return value.replace("_", " ")
 
     def _label_tables(self, key: str) -> list[dict]:
+        # the same few keys ("product", "symptoms") come back for every client: look each up
+        # once (the labels do not change once loaded; a key is one of the vocabulary's names)
+        tables = self._tables.get(key)
+        if tables is None:
+            tables = self._find_label_tables(key)
+            if len(self._tables) < 1024:
+                self._tables[key] = tables
+        return tables
+
+    def _find_label_tables(self, key: str) -> list[dict]:
         type_name, _, fname = key.partition(".")
         if not fname and type_name in self.types:
             ftype = self.types[type_name]
@@ -290,7 +351,6 @@ class Vocabulary:
             raise ProfileError(where, "the profile is empty")
         if not isinstance(data, dict):
             raise ProfileError(where, f"a profile must be a mapping of sections, got {_kind(data)}")
-        allowed = ("client",) + tuple(self.sections)
         client: dict = {}
         facts: list[Fact] = []
         for key, value in data.items():
@@ -300,6 +360,7 @@ class Vocabulary:
             elif key in self.sections:
                 facts.extend(self._section(self.sections[key], value, at, where))
             else:
+                allowed = ("client",) + tuple(self.sections)
                 raise ProfileError(at, f"unknown section {key!r}; allowed: {', '.join(allowed)}")
         return client, facts
 
@@ -310,13 +371,14 @@ class Vocabulary:
             raise ProfileError(at, f"client: expected a mapping, got {_kind(value)}")
         client = {}
         for key, raw in value.items():
-            key_at = _at(where, value, key)
-            if key not in CLIENT_FIELDS:
-                raise ProfileError(key_at, f"client.{key}: unknown field; allowed: {', '.join(CLIENT_FIELDS)}")
+            spec = _CLIENT_SPECS.get(key)
+            if spec is None:
+                raise ProfileError(_at(where, value, key),
+                                   f"client.{key}: unknown field; allowed: {', '.join(CLIENT_FIELDS)}")
             if raw is None:
                 continue
-            spec = FieldSpec(key, "date" if key == "date" else "text")
-            client[key] = spec.normalise(raw, key_at, f"client.{key}")
+            plain = spec.plain(raw)
+            client[key] = plain if plain is not CHECK else spec.normalise(raw, _at(where, value, key), f"client.{key}")
         return client
 
     def _section(self, ftype: FactType, value: Any, at: str, where: str) -> Iterable[Fact]:
@@ -351,19 +413,25 @@ class Vocabulary:
         if not isinstance(value, dict):
             raise ProfileError(at, f"{path}: expected a mapping, got {_kind(value)}")
         fields: dict = {}
+        specs = ftype.fields
         for key, raw in value.items():
-            key_at = _at(where, value, key)
-            spec = ftype.fields.get(key)
+            spec = specs.get(key)
             if spec is None or spec.generated:
-                names = [n for n, s in ftype.fields.items() if not s.generated]
-                raise ProfileError(key_at, f"{path}.{key}: unknown field; allowed: {', '.join(names)}")
+                names = [n for n, s in specs.items() if not s.generated]
+                raise ProfileError(_at(where, value, key), f"{path}.{key}: unknown field; allowed: {', '.join(names)}")
             if raw is None:
                 continue
-            fields[key] = spec.normalise(raw, key_at, f"{path}.{key}")
-        for name, spec in ftype.fields.items():
-            if spec.required and name not in fields:
+            # where the value is written is worked out only when it needs checking
+            plain = spec.plain(raw)
+            fields[key] = plain if plain is not CHECK else spec.normalise(raw, _at(where, value, key), f"{path}.{key}")
+        for name in ftype.required:
+            if name not in fields:
                 raise ProfileError(at, f"{path}: {name} is required")
         return fields
+
+
+#: The client block's fields, checked as text (the date as a date).
+_CLIENT_SPECS = {key: FieldSpec(key, "date" if key == "date" else "text") for key in CLIENT_FIELDS}
 
 
 def _roles(node: Any, types: dict[str, FactType], where: str) -> dict[str, Any]:

@@ -56,6 +56,7 @@ class Interview:
         self._run: tuple | None = None      # (client, facts, firings) of the engine's last run
         self._consultation: Consultation | None = None
         self._plan: Plan | None = None
+        self._titles: dict | None = None    # advice_titles() of the engine's last run
         self._revise: str | None = None     # the key `back` took away: asked again next
 
     # -- state -----------------------------------------------------------------------------------
@@ -117,6 +118,7 @@ class Interview:
         self._run = None
         self._consultation = None
         self._plan = None
+        self._titles = None
 
     # -- talking -----------------------------------------------------------------------------------
     def progress(self) -> str:
@@ -181,7 +183,13 @@ class Interview:
 
     def advice_titles(self) -> dict[tuple[str, str], str]:
         """(rule, text) -> title of each line of advice but the notes, in the consultation's
-        order, worked out from the firings alone (as :func:`assemble` lists the advice)."""
+        order, worked out from the firings alone (as :func:`assemble` lists the advice); kept
+        until the answers change (an answer compares the titles before it with those after)."""
+        if self._titles is None:
+            self._titles = self._advice_titles()
+        return dict(self._titles)
+
+    def _advice_titles(self) -> dict[tuple[str, str], str]:
         if self._consultation is not None:
             return {(a.rule, a.text): a.title for a in self._consultation.advice if a.kind != "note"}
         by_id = self.advisor.rulebook.by_id

@@ -1,37 +1,51 @@
 """Which questions can still change the advice, decided from the rules.
 
 The walk over the rules is kept from one answer to the next (:mod:`.walk`): each result
-remembers what it read (answers, fired rules, derived facts, other rules' results), and after an
+remembers what it read (answers, fired rules, derived facts, other results), and after an
 answer only the results whose reads changed are worked out again, the rules that could conclude
 a fact before the rules that test it; a result that comes out the same stops the change there.
-What the walk needs from the rules alone is worked out once per rulebook (:mod:`.rule_index`).
-The plan is the one a walk from scratch gives (``tests/test_interview_planner.py`` drives
-interviews and compares them at every step).
+A rule's result names where its answers come from (its input patterns, the derived patterns
+whose producers it waits on) rather than copying them, and keeps the answers already given, so
+that an answer changes the rules it decides, not every rule that waited on it. The plan reads
+the rules at the top as counts per item (:mod:`.standing`), and lists the rules behind each
+question only when ``why`` shows them. What the walk needs from the rules alone is worked out
+once per rulebook (:mod:`.rule_index`). The plan is the one a walk from scratch gives
+(``tests/test_interview_planner.py`` drives interviews and compares them at every step).
 """
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 
 from haircare_expert.consult.interview.rule_index import RuleIndex, field_key
 from haircare_expert.consult.interview.session import Session
-from haircare_expert.consult.interview.walk import Memory, State, Walk, changes
+from haircare_expert.consult.interview.standing import Standing, Wanted
+from haircare_expert.consult.interview.state import State, changes
+from haircare_expert.consult.interview.walk import Memory, Walk, live
 from haircare_expert.knowledge.questions import QuestionBook, Slot
 from haircare_expert.knowledge.rulebook import Rulebook
 from haircare_expert.model import Consultation, Fact, Firing
 
 
 # -- the planner ---------------------------------------------------------------------------------
-@dataclass
 class Plan:
     """What to ask next, what is still open, and which rules wait on each open question."""
 
-    next: Slot | None
-    pending: list[Slot]                         #: every question still worth asking, next first
-    waiting: dict[str, list[str]]               #: key -> ids of the rules waiting on its answer
-    needed_for: dict[str, str] = field(default_factory=dict)  #: key -> key of the question it unlocks
-    red_flag: set = field(default_factory=set)  #: keys that feed a referral or a red flag
-    per_product: int = 0                        #: questions each product may bring (estimate)
+    def __init__(self, next: Slot | None, pending: list[Slot], waiting, needed_for: dict | None = None,
+                 red_flag: set | None = None, per_product: int = 0):
+        self.next = next
+        self.pending = pending                  #: every question still worth asking, next first
+        self._waiting = waiting                 # the dict, or what works it out when asked for
+        self.needed_for = needed_for or {}      #: key -> key of the question it unlocks
+        self.red_flag = red_flag or set()       #: keys that feed a referral or a red flag
+        self.per_product = per_product          #: questions each product may bring (estimate)
+
+    @property
+    def waiting(self) -> dict[str, list[str]]:
+        """Answer key -> ids of the rules waiting on its answer (worked out when first asked for:
+        only ``why`` shows it)."""
+        if callable(self._waiting):
+            self._waiting = self._waiting()
+        return self._waiting
 
 
 class Planner:
@@ -54,6 +68,8 @@ class Planner:
         self.book = book
         self.rules = RuleIndex.of(rulebook, book.vocabulary)
         self._memory = Memory()
+        self._standing = Standing()
+        self._every = True          # the next plan reads every rule's result anew
 
     # -- the plan --------------------------------------------------------------------------------
     def plan(self, session: Session, consultation: Consultation) -> Plan:
@@ -65,26 +81,29 @@ class Planner:
         over them (what :meth:`plan` reads of a consultation)."""
         answers = session.answers
         fired = {firing.rule for firing in trace}
-        waiting = self._waiting(self._walk(answers, facts, trace, fired), fired)
+        wanted = self._wanted(self._walk(answers, facts, trace, fired), fired)
+        keys, red, flags = wanted.keys, wanted.red, self.rules.flags
         for key, rule_id in self._calendar_waits(fired):
-            if key not in answers and rule_id not in waiting.setdefault(key, []):
-                waiting[key].append(rule_id)
+            if key not in answers:
+                keys[key] = None
+                wanted.added.append((key, rule_id))
+                if flags[rule_id]:
+                    red.add(key)
         # fields some rule wants from routine entries that do not exist yet: only an estimate
-        per_product = {k for k in waiting if k.startswith("routine[*].")}
-        for key in per_product:
-            del waiting[key]
+        wanted.dropped = [k for k in keys if k.startswith("routine[*].")]
+        for key in wanted.dropped:
+            del keys[key]
         listed = self.book.slots(answers)
         slots = {s.key: s for s in listed}
-        askable, needed_for = self._askable(waiting, slots, answers)
-        flags = self.rules.flags
-        red = {k for k in askable if any(flags[r] for r in waiting.get(k, ()))}
+        askable, needed_for = self._askable(wanted, slots, answers)
+        red = {k for k in askable if k in red}
         for slot in slots.values():       # the client block is always asked, first
             if slot.question.fact_type == "client" and slot.key not in answers:
                 askable[slot.key] = slot
         pending = self._in_order(askable, red, listed)
-        waiting = {k: sorted(v, key=self.rules.rank.__getitem__) for k, v in waiting.items()}
-        return Plan(pending[0] if pending else None, pending, waiting, needed_for, red,
-                    len(per_product))
+        rank = self.rules.rank
+        return Plan(pending[0] if pending else None, pending, lambda: wanted.waiting(rank), needed_for,
+                    red, len(wanted.dropped))
 
     def _walk(self, answers: dict, facts: Sequence[Fact], trace: Sequence[Firing], fired: set) -> Walk:
         """A walk over the rules for this state, the last walk's results kept where what they
@@ -94,6 +113,10 @@ class Planner:
         changed = changes(rules, memory.state, state)
         if changed is None:
             memory.clear()
+            self._standing.clear()
+            self._every = True
+        else:       # a rule that fired or no longer fires is read at another node
+            memory.touched.update(memory.state.fired ^ state.fired)
         walk = Walk(rules, state, memory)
         if changed:
             walk.refresh(changed)
@@ -101,26 +124,51 @@ class Planner:
         memory.state = None if state.tangled or rules.order is None else state
         return walk
 
-    def _waiting(self, walk: Walk, fired: set) -> dict[str, list[str]]:
-        """Answer key -> the rules (in rule order) that wait on it."""
-        waiting: dict[str, list[str]] = {}
-        known = walk.memory.results
-        for rule, rule_id, varies in self.rules.top:
+    def _wanted(self, walk: Walk, fired: set) -> Wanted:
+        """The answers the rules wait on: each key in the order of the first rule (in rule
+        order) waiting on it, a rule's keys sorted; those a red-flag rule waits on."""
+        memory, standing, top = walk.memory, self._standing, self.rules.top
+        touched, memory.touched = memory.touched, set()
+        places = range(len(top)) if self._every else {self.rules.place[r] for r in touched}
+        self._every = False
+        cores = memory.cores
+        for place in places:
+            rule, flag, node, settled = top[place]
             # a rule that fired can still be undone by an answer that makes one of its 'not'
             # conditions match; a second firing matters only if it can say something new
-            settled = rule_id in fired and not varies
-            alive, needs = known.get(("rule", rule_id, settled)) or walk.rule(rule, settled)
-            if alive:
-                for key in needs:
-                    waiting.setdefault(key, []).append(rule_id)
-        return waiting
+            if settled is not None and rule.id in fired:
+                node = settled
+            core = cores.get(node) or walk.rule(rule, node[2])
+            standing.put(place, (rule.id, core[1], flag) if core[0] else None)
+        via, first = {}, {}
+        inputs, together, smallest = memory.inputs, memory.together, standing.smallest
+        for item in standing.places:        # memory.keys and standing.first, inline: ~1,000 items
+            if item.__class__ is int:
+                known = inputs.get(item)
+                keys = via[item] = known[1] if known is not None else together[item].keys(memory)
+            else:
+                keys = via[item] = (item,)
+            if keys:
+                place = smallest.get(item)
+                if place is None:
+                    place = standing.first(item)
+                for key in keys:
+                    if key not in first or first[key] > place:
+                        first[key] = place
+        answers = walk.answers
+        first = {key: place for key, place in first.items() if live(key, answers)}
+        red = set().union(*(via[item] for item in standing.red))
+        keys = dict.fromkeys(sorted(first, key=lambda k: (first[k], k)))
+        return Wanted(keys, red, dict(standing.rules), via, frozenset(first))
 
-    def _askable(self, waiting: dict, slots: dict, answers: dict) -> tuple[dict, dict]:
+    def _askable(self, wanted: Wanted, slots: dict, answers: dict) -> tuple[dict, dict]:
         """(key -> slot of each question worth asking now, key -> key of the question an
-        unanswered one decides whether to ask); ``waiting`` gains the rules behind each."""
+        unanswered one decides whether to ask); an unanswered question that decides one gets
+        its rules (``wanted.shared``; a red flag's among them: ``wanted.red``)."""
+        keys, red = wanted.keys, wanted.red
         needed_for: dict[str, str] = {}
         askable: dict[str, Slot] = {}
-        todo = [k for k in waiting if k in slots and k not in answers]
+        todo = [k for k in keys if k in slots and k not in answers]
         while todo:
             key = todo.pop(0)
             slot = slots[key]
@@ -133,10 +181,10 @@ class Planner:
             for ref in state:             # unanswered answers this question depends on
                 if ref in slots and ref not in answers and ref not in askable and ref not in needed_for:
                     needed_for[ref] = key
-                    waiting.setdefault(ref, [])
-                    for rid in waiting[key]:
-                        if rid not in waiting[ref]:
-                            waiting[ref].append(rid)
+                    keys[ref] = None
+                    wanted.shared.append((ref, key))
+                    if key in red:
+                        red.add(ref)
                     todo.append(ref)
         return askable, needed_for
 

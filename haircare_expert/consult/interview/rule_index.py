@@ -8,7 +8,7 @@ import weakref
 from typing import Any
 
 from haircare_expert.knowledge.analysis import could_conclude, producers
-from haircare_expert.knowledge.conditions import Not, Pattern, Var
+from haircare_expert.knowledge.conditions import Not, Pattern, Var, match_pattern
 from haircare_expert.knowledge.questions import PRODUCTS_KEY
 from haircare_expert.knowledge.rulebook import Rule, Rulebook
 from haircare_expert.knowledge.vocabulary import Vocabulary
@@ -16,6 +16,8 @@ from haircare_expert.model import ADVICE_KINDS
 
 #: An answer key of a routine entry: ``routine[2].per_week``.
 _ENTRY_KEY_RE = re.compile(r"routine\[\d+\]\.([a-z_]+)$")
+#: How many facts' matching patterns a rulebook's index keeps (then it starts again).
+_MATCHING_KEPT = 50_000
 
 
 class RuleIndex:
@@ -39,17 +41,29 @@ class RuleIndex:
         self.flags = {r.id: r.kind == "referral" or red_flag in r.concludes() for r in rulebook.rules}
         self.negates = {r.id: bool(r.negated_types()) for r in rulebook.rules}
         self.rank = {rid: i for i, rid in enumerate(sorted(self.flags, key=self._rule_rank))}
-        self.top = [(rule, rule.id, self.varies[rule.id]) for rule in rulebook.rules]
+        # per rule: (rule, red flag, its node in a walk, its node once it fired: None when a
+        # second firing can say something new, so it is walked as if it had not fired)
+        self.top = [(rule, self.flags[rule.id], ("rule", rule.id, False),
+                     None if self.varies[rule.id] else ("rule", rule.id, True)) for rule in rulebook.rules]
+        self.place = {rule.id: place for place, rule in enumerate(rulebook.rules)}
         self.patterns: list[Pattern] = []           # one pattern of each distinct content
         self._contents: dict[tuple, int] = {}
         self.checks: dict[int, tuple] = {}          # input pattern -> see _checks
         self.compatible: dict[int, list[Rule]] = {}   # derived pattern -> its producers
         self.steps = {rule.id: self._steps(rule) for rule in rulebook.rules}
         self.watch_present, self.watch_holds = self._watched()
+        self._matching: dict[tuple, tuple] = {}       # (holds, fact key) -> the patterns it matches
+        self.input_readers: dict[tuple, list[int]] = {}    # what an answer changes -> input patterns reading it
+        for index, (_, _, reading, _) in self.checks.items():
+            for token in reading:
+                self.input_readers.setdefault(token, []).append(index)
         self.feeds: dict[str, list[int]] = {}       # rule id -> the derived patterns it could conclude
         for index, rules in self.compatible.items():
             for rule in rules:
                 self.feeds.setdefault(rule.id, []).append(index)
+        # pattern -> the derived patterns whose producers could wait on its answers
+        self.down = {index: tuple(sorted({d for r in rules for d in self.feeds.get(r, ())}))
+                     for index, rules in self._testers().items()}
         self.order = self._producer_order()
         self.agg_rank = {index: 2 * max((self.order[r.id] for r in rules), default=-1) + 1
                          for index, rules in self.compatible.items()} if self.order is not None else {}
@@ -118,6 +132,16 @@ class RuleIndex:
                             present.setdefault(pattern.type, {})[index] = None
         return ({t: list(v) for t, v in present.items()}, {t: list(v) for t, v in holds.items()})
 
+    def _testers(self) -> dict[int, set[str]]:
+        """Pattern -> the ids of the rules that test it."""
+        out: dict[int, set[str]] = {}
+        for rule_id, variants in self.steps.items():
+            for variant in variants:
+                for _, _, patterns in variant:
+                    for _, index, _ in patterns:
+                        out.setdefault(index, set()).add(rule_id)
+        return out
+
     def _producer_order(self) -> dict[str, int] | None:
         """Each rule's place, the rules that could conclude what it tests before it; None when
         some rules could conclude each other's facts in a circle (then every answer re-walks
@@ -143,6 +167,20 @@ class RuleIndex:
                     busy.add(child)
                     stack.append((child, iter(edges[child])))
         return order
+
+    def matching(self, holds: bool, key: tuple, facts: dict, more: dict | None = None) -> tuple[int, ...]:
+        """The one-pattern 'not' bodies (``holds``) or the derived patterns a walk reads that the
+        fact with this key (in ``facts`` or ``more``) matches; kept per fact key."""
+        found = self._matching.get((holds, key))
+        if found is None:
+            fact = facts.get(key) or more[key]
+            watched = (self.watch_holds if holds else self.watch_present).get(fact.type, ())
+            found = tuple(index for index in watched
+                          if match_pattern(self.patterns[index], fact, {}) is not None)
+            if len(self._matching) >= _MATCHING_KEPT:
+                self._matching.clear()
+            self._matching[(holds, key)] = found
+        return found
 
     def node_rank(self, node: tuple) -> int:
         """A result's place in a refresh: after every result it reads."""

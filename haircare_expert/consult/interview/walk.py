@@ -1,339 +1,276 @@
-"""One planning pass over the rules, kept between answers: the state a walk reads, what changed
-since the last one, the results with what each read, and the refresh that works out again only
-the results whose reads changed (see :mod:`.planner`)."""
+"""One planning pass over the rules, kept between answers: the results with what each read, and
+the refresh that works out again only the results whose reads changed (see :mod:`.planner`).
+
+A rule's result (its core) says whether it can still fire and which *items* its answers come
+from: an input pattern (the answers that decide whether a fact can match it), a derived
+pattern (the answers its producers wait on: a :class:`Together`), or, when nothing is shared,
+an answer key. So an answer that only changes what a pattern waits on (the products named: every
+routine pattern waits on the real entries instead of "any entry") changes the pattern's result
+and the producers' unions, not the rules that test it; only a pattern that can no longer match
+(or can again) makes its rules walk again.
+"""
 from __future__ import annotations
 
 import heapq
-from collections import Counter
-from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from haircare_expert.consult.interview.rule_index import RuleIndex, field_key
-from haircare_expert.knowledge.analysis import declared_by
+from haircare_expert.consult.interview.state import State
 from haircare_expert.knowledge.conditions import Pattern, match_pattern
 from haircare_expert.knowledge.questions import PRODUCTS_KEY
 from haircare_expert.knowledge.rulebook import Rule
-from haircare_expert.model import Fact, Firing
-
-_ABSENT = object()
 
 
-def changes(rules: RuleIndex, old: State | None, new: State) -> set | None:
-    """What a walk reads that differs between two states (None: too much to say; walk anew)."""
-    if old is None or new.tangled or rules.order is None:
-        return None
-    changed: set = set()
-    for key in old.answers.keys() | new.answers.keys():
-        if not _same(old.answers.get(key, _ABSENT), new.answers.get(key, _ABSENT)):
-            reads = rules.answer_reads(key)
-            if reads is None:
-                return None
-            changed.update(reads)
-    changed.update(("fired", rule_id) for rule_id in old.fired ^ new.fired)
-    for fact in _differ(old.derived, new.derived, old.examples, new.examples, False):
-        changed.update(("present", index) for index in rules.watch_present.get(fact.type, ())
-                       if match_pattern(rules.patterns[index], fact, {}) is not None)
-    for fact in _differ(old.shown, new.shown, old.examples, new.examples, True):
-        changed.update(("holds", index) for index in rules.watch_holds.get(fact.type, ())
-                       if match_pattern(rules.patterns[index], fact, {}) is not None)
-    return changed
-
-
-def _same(a: Any, b: Any) -> bool:
-    """Equal and of the same type, all the way down (``1`` is not ``True`` to a test)."""
-    if type(a) is not type(b) or a != b:
-        return False
-    if isinstance(a, tuple):
-        return all(_same(x, y) for x, y in zip(a, b))
-    return True
-
-
-def _differ(old: Counter, new: Counter, old_facts: dict, new_facts: dict, paired: bool) -> list[Fact]:
-    """A fact for each entry one count has and the other has not (as often); the entries are
-    fact keys, or (fact key, something) pairs when ``paired``."""
-    out = []
-    for entry in (old - new) + (new - old):
-        key = entry[0] if paired else entry
-        out.append(new_facts.get(key) or old_facts[key])
-    return out
-
-
-# -- what a walk reads of a consultation -----------------------------------------------------------
-@dataclass
-class State:
-    """The answers and the consultation, as a walk reads them, and as two states are compared."""
-
-    answers: dict
-    fired: frozenset
-    derived: Counter            # fact key of each concluded fact
-    shown: Counter              # (fact key, stable) of each fact a one-pattern 'not' looks at
-    examples: dict              # fact key -> a fact with that key
-    by_type: dict
-    derived_by_type: dict
-    declared_by: dict
-    stable: dict                # fact id -> no further answer can take it away
-    tangled: bool               # the facts' stability depends on itself (see _stability)
-
-    @classmethod
-    def of(cls, rules: RuleIndex, answers: dict, facts: Sequence[Fact], trace: Sequence[Firing],
-           fired: set) -> State:
-        by_type: dict[str, list[Fact]] = {}
-        derived_by_type: dict[str, list[Fact]] = {}
-        derived: Counter = Counter()
-        examples: dict[tuple, Fact] = {}
-        for fact in facts:
-            by_type.setdefault(fact.type, []).append(fact)
-            if not fact.origin.startswith("profile:"):
-                derived_by_type.setdefault(fact.type, []).append(fact)
-                key = fact.key()
-                derived[key] += 1
-                examples[key] = fact
-        firings = declared_by(trace)
-        watched = [f for t in rules.watch_holds for f in by_type.get(t, ())]
-        stable, tangled = stability(watched, firings, rules.negates)
-        shown: Counter = Counter()
-        for fact in watched:
-            key = fact.key()
-            shown[(key, stable[fact.id])] += 1
-            examples[key] = fact
-        return cls(dict(answers), frozenset(fired), derived, shown, examples, by_type,
-                   derived_by_type, firings, stable, tangled)
-
-
-def stability(facts: list[Fact], firings: dict, negates: dict) -> tuple[dict, bool]:
-    """(fact id -> whether no further answer can take the fact away, whether working that out
-    met a fact whose stability depends on itself).
-
-    Stable: a client answer, or concluded by rules without 'not' conditions from stable facts.
-    Without a circle the answer is the same whatever order facts are asked in, so a walk can
-    take it from here; with one it depends on the order, and the walk works it out itself.
-    """
-    stable: dict[str, bool] = {}
-    busy: set[str] = set()
-    tangled = False
-
-    def visit(fact_id: str) -> bool:
-        nonlocal tangled
-        if fact_id in stable:
-            return stable[fact_id]
-        if fact_id in busy:
-            tangled = True
-            return False
-        busy.add(fact_id)
-        found = firings.get(fact_id)
-        value = found is None or any(not negates[firing.rule] and all(visit(f) for f in firing.facts)
-                                     for firing in found)
-        busy.discard(fact_id)
-        stable[fact_id] = value
-        return value
-
-    for fact in facts:
-        visit(fact.id)
-    return stable, tangled
-
-
-# -- the walk --------------------------------------------------------------------------------------
 class Memory:
     """The results of the walks so far, what each read, and which results read what."""
 
     def __init__(self) -> None:
         self.state: State | None = None
-        self.results: dict[tuple, tuple] = {}       # rule node -> (alive, every answer it waits on)
-        self.cores: dict[tuple, tuple] = {}         # rule node -> (alive, own answers, patterns)
+        self.cores: dict[tuple, tuple] = {}         # rule node -> (alive, items)
         self.reads: dict[tuple, set] = {}
         self.readers: dict[Any, set] = {}           # what was read -> the rule nodes that read it
-        self.users: dict[int, set] = {}             # derived pattern -> rule nodes adding its answers
+        self.inputs: dict[int, tuple] = {}          # input pattern -> (can match, answers it waits on)
         self.together: dict[int, Together] = {}    # derived pattern -> what its producers wait on
+        self.touched: set[str] = set()              # rules whose results were stored or forgotten
 
     def clear(self) -> None:
         self.state = None
-        for known in (self.results, self.cores, self.reads, self.readers, self.users, self.together):
+        for known in (self.cores, self.reads, self.readers, self.inputs, self.together, self.touched):
             known.clear()
 
     def store(self, node: tuple, core: tuple, reads: set) -> None:
+        self.touched.add(node[1])
         self.cores[node] = core
         self.reads[node] = reads
         for token in reads:
             self.readers.setdefault(token, set()).add(node)
-        for index in core[2]:
-            self.users.setdefault(index, set()).add(node)
 
     def forget(self, node: tuple) -> None:
+        self.touched.add(node[1])
         for token in self.reads.pop(node, ()):
             self.readers[token].discard(node)
-        for index in self.cores.pop(node)[2]:
-            self.users[index].discard(node)
+        del self.cores[node]
+
+    def keys(self, item) -> frozenset | tuple:
+        """The answers an item stands for (see the module's doc)."""
+        if item.__class__ is not int:
+            return (item,)
+        known = self.inputs.get(item)
+        if known is not None:
+            return known[1]
+        return self.together[item].keys(self)
 
 
 class Together:
     """What the rules that could conclude a derived pattern's fact wait on together: whether one
-    that is unsettled can still fire, and what any such rule waits on. Kept as counts, so that a
-    change in one rule is applied without going over the others."""
+    that is unsettled can still fire, and the items their answers come from. Kept as counts, so
+    that a change in one rule is applied without going over the others."""
 
-    __slots__ = ("parts", "alive", "counts", "_outcome")
+    __slots__ = ("parts", "alive", "counts", "known")
 
     def __init__(self) -> None:
-        self.parts: dict[str, tuple | None] = {}    # rule id -> what it waits on, None: it does not count
+        self.parts: dict[str, frozenset | None] = {}    # rule id -> its items, None: not counted
         self.alive = 0
-        self.counts: dict[str, int] = {}            # answer key -> how many counted rules wait on it
-        self._outcome: tuple | None = None
+        self.counts: dict[Any, int] = {}            # item -> how many counted rules have it
+        self.known: frozenset | None = None         # the answers, None: to work out again
 
-    def put(self, rule_id: str, part: tuple | None) -> None:
+    def put(self, rule_id: str, part: frozenset | None) -> None:
         old = self.parts.get(rule_id)
         if rule_id in self.parts and old == part:
             return
         counts = self.counts
         if old is not None:
             self.alive -= 1
-            for key in old:
-                if counts[key] == 1:
-                    del counts[key]
+            for item in old:
+                if counts[item] == 1:
+                    del counts[item]
                 else:
-                    counts[key] -= 1
+                    counts[item] -= 1
         self.parts[rule_id] = part
         if part is not None:
             self.alive += 1
-            for key in part:
-                counts[key] = counts.get(key, 0) + 1
-        self._outcome = None
+            for item in part:
+                counts[item] = counts.get(item, 0) + 1
+        self.known = None
 
-    def outcome(self) -> tuple[bool, tuple]:
-        if self._outcome is None:
-            self._outcome = (self.alive > 0, tuple(sorted(self.counts)))
-        return self._outcome
+    def keys(self, memory: Memory) -> frozenset:
+        """Every answer a counted rule waits on (worked out when asked for after a change)."""
+        if self.known is None:
+            keys: set = set()
+            for item in self.counts:
+                keys.update(memory.keys(item))
+            self.known = frozenset(keys)
+        return self.known
+
+
+#: The fields of a routine entry known as soon as the products are named.
+_ENTRY_GIVEN = ("product", "entry")
+
+
+def live(key: str, answers: dict) -> bool:
+    """Whether a key a result waits on still counts: a result keeps the answers already given
+    among those it waits on (so that giving one changes nothing but the walk's answers); they
+    are left out at the end. The products question is an exception: "unknown" leaves every
+    routine pattern waiting on it (and on "any entry")."""
+    return key not in answers or key == PRODUCTS_KEY
+
+
+_CYCLE = (True, frozenset())     # a rule met again inside its own derivation: possible, adds nothing
 
 
 class Walk:
     """One planning pass: what each rule still waits on, derive chains followed.
 
-    Results are kept in the planner's memory: a derived pattern's :class:`Together`, which
-    the rules that could conclude its fact feed, and a rule's (``("rule", id, flag)``, flag:
-    only its 'not' conditions count) in two layers: its core (whether it can fire, what its
-    input patterns wait on, the derived patterns whose producers' answers it adds), kept with
-    what it read (answers, ``("ok", pattern)``...), and the answers of all of these together.
-    A change in what a derived pattern's producers wait on so only redoes the union. When the
-    rules conclude each other in a circle, nothing is shared between patterns (see
-    :meth:`RuleIndex._producer_order`): a rule's core then holds all its answers.
+    Results are kept in the planner's memory (see the module's doc): each input pattern's,
+    each derived pattern's :class:`Together`, which the rules that could conclude its fact
+    feed, and each rule's (``("rule", id, flag)``, flag: only its 'not' conditions count) core,
+    kept with what it read (``("match", pattern)``, ``("ok", pattern)``...). The answers a
+    rule waits on in all are those of its items (:meth:`Memory.keys`). When the rules conclude
+    each other in a circle, nothing is shared between derived patterns (see
+    :meth:`RuleIndex._producer_order`): a rule's items then hold the answers themselves.
     """
 
-    def __init__(self, rules: RuleIndex, state: State, memory: Memory):
+    def __init__(self, rules: RuleIndex, state: State, memory: Memory, share: bool | None = None):
         self.rules = rules
         self.answers = state.answers
         self.fired = state.fired
-        self.derived = state.derived_by_type
         self.by_type = state.by_type
         self.declared_by = state.declared_by
         self.stable: dict[str, bool] = {} if state.tangled else dict(state.stable)
         self.memory = memory
-        self.share = rules.order is not None
-        self.present: dict[int, bool] = {}
+        self.share = rules.order is not None if share is None else share
+        self.present = state.present
         self.holds: dict[int, bool] = {}
         self.stack: set[str] = set()
-        self.inputs: dict = {}      # per walk: answered fields by input type, routine entries
+        self.answered: dict = {}    # per walk: answered fields by input type, routine entries
 
+    # -- after an answer -------------------------------------------------------------------------
     def refresh(self, changes: set) -> None:
-        """Work out again the results that read something in ``changes``, producers first; a
-        result that changed is a change for the results that read it."""
+        """Work out again the results that read something in ``changes``, patterns, then
+        producers before the rules that test their facts; a result that changed is a change for
+        the results that read it."""
         memory, rank, feeds = self.memory, self.rules.node_rank, self.rules.feeds
         by_id = self.rules.rulebook.by_id
         queue: list[tuple[int, tuple]] = []
-        jobs: dict[tuple, bool] = {}        # rule node -> walk it again (True) or redo its union
+        jobs: set[tuple] = set()
         fed: dict[int, set[str]] = {}       # derived pattern -> its producers to look at again
 
-        def push(node: tuple, walk: bool) -> None:
+        def push(node: tuple) -> None:
             if node not in jobs:
+                jobs.add(node)
                 heapq.heappush(queue, (rank(node), node))
-            jobs[node] = walk or jobs.get(node, False)
 
         def changed(token: tuple) -> None:
             for node in memory.readers.get(token, ()):
-                push(node, True)
+                push(node)
             if token[0] == "fired" or (token[0] == "rule" and not token[2]):
                 for index in feeds.get(token[1], ()):
                     if index in memory.together:
                         fed.setdefault(index, set()).add(token[1])
-                        push(("agg", index), False)
+                        push(("agg", index))
 
+        for index in self._inputs_changed(changes):
+            self._refresh_input(index, changed)
         for token in changes:
             changed(token)
         while queue:
             _, node = heapq.heappop(queue)
+            jobs.discard(node)
             if node[0] == "agg":
-                together = memory.together[node[1]]
-                before = together.outcome()
-                for rule_id in fed.pop(node[1]):
-                    together.put(rule_id, self._part(by_id[rule_id]))
-                after = together.outcome()
-                if after[0] != before[0]:
-                    changed(("ok", node[1]))
-                if after[1] != before[1]:
-                    for user in list(memory.users.get(node[1], ())):
-                        push(user, False)
+                self._refresh_together(node[1], fed.pop(node[1], ()), changed)
                 continue
-            before = memory.results.pop(node, None)
-            if jobs.pop(node):
+            before = memory.cores.get(node)
+            if before is not None:
                 memory.forget(node)
             if self.rule(by_id[node[1]], node[2]) != before:
                 changed(node)
 
-    def rule(self, rule: Rule, negations_only: bool = False) -> tuple[bool, tuple]:
-        """Whether the rule can still fire, and the answers it waits on, in order (only those
-        inside its 'not' conditions when ``negations_only``: the rule fired and only they can
-        undo it)."""
-        memory = self.memory
-        node = ("rule", rule.id, negations_only)
-        known = memory.results.get(node)
-        if known is not None:
-            return known
-        core = memory.cores.get(node)
-        if core is None:
-            if rule.id in self.stack:   # a cycle of derivations: assume possible, add nothing
-                return True, ()
-            core = self._core(rule, negations_only)
-            memory.store(node, core, core[3])
-        alive, needs, patterns = core[:3]
-        if patterns:
-            together = memory.together
-            needs = tuple(sorted(set(needs).union(*(together[i].outcome()[1] for i in patterns))))
-        known = memory.results[node] = (alive, needs)
-        return known
+    def _inputs_changed(self, changes: set) -> set[int]:
+        """The kept input patterns that read something in ``changes``."""
+        readers, kept = self.rules.input_readers, self.memory.inputs
+        return {index for token in changes for index in readers.get(token, ()) if index in kept}
 
-    def _core(self, rule: Rule, negations_only: bool) -> tuple:
-        """(whether the rule can still fire, what its own input patterns wait on, the derived
-        patterns whose producers' answers it waits on too, what it read)."""
+    def _refresh_input(self, index: int, changed) -> None:
+        memory = self.memory
+        before = memory.inputs[index]
+        after = memory.inputs[index] = self._input_now(index)
+        if after[0] != before[0]:
+            changed(("match", index))
+        if after[1] != before[1]:
+            self._below(index)
+
+    def _refresh_together(self, index: int, producers, changed) -> None:
+        """Put again the producers of derived pattern ``index`` that changed; tell the rules that
+        read whether one can fire when that changed, and the patterns below when its answers may
+        have."""
+        memory, by_id = self.memory, self.rules.rulebook.by_id
+        together = memory.together[index]
+        alive, known = together.alive > 0, together.known
+        for rule_id in producers:
+            together.put(rule_id, self._part(by_id[rule_id]))
+        if (together.alive > 0) != alive:
+            changed(("ok", index))
+        if known is not None and together.known is None:
+            self._below(index)
+
+    def _below(self, index: int) -> None:
+        """The answers of a pattern may have changed: so may those of the producers' unions that
+        could count it, worked out again when asked for."""
+        together, down = self.memory.together, self.rules.down
+        todo = [index]
+        while todo:
+            for below in down.get(todo.pop(), ()):
+                known = together.get(below)
+                if known is not None and known.known is not None:
+                    known.known = None
+                    todo.append(below)
+
+    # -- a rule's result ---------------------------------------------------------------------------
+    def rule(self, rule: Rule, negations_only: bool = False) -> tuple[bool, frozenset]:
+        """(whether the rule can still fire, the items its answers come from), counting only its
+        'not' conditions when ``negations_only`` (the rule fired and only they can undo it)."""
+        node = ("rule", rule.id, negations_only)
+        core = self.memory.cores.get(node)
+        if core is None:
+            if rule.id in self.stack:
+                return _CYCLE
+            core, reads = self._core(rule, negations_only)
+            self.memory.store(node, core, reads)
+        return core
+
+    def _core(self, rule: Rule, negations_only: bool) -> tuple[tuple, set]:
+        """((whether the rule can still fire, its items), what it read)."""
         self.stack.add(rule.id)
         reads: set = set()
-        alive, needs, patterns = False, set(), set()
+        alive, items = False, set()
         for variant in self.rules.steps[rule.id]:
-            ok, more, via = self._variant(rule, variant, negations_only, reads)
-            if ok:
+            more = self._variant(rule, variant, negations_only, reads)
+            if more is not None:
                 alive = True
-                needs |= more
-                patterns |= via
+                items |= more
         self.stack.discard(rule.id)
-        return alive, tuple(sorted(needs)), tuple(sorted(patterns)), reads
+        return (alive, frozenset(items)), reads
 
-    def _variant(self, rule: Rule, variant: tuple, negations_only: bool, reads: set) -> tuple[bool, set, set]:
-        needs: set[str] = set()
-        patterns: set[int] = set()
+    def _variant(self, rule: Rule, variant: tuple, negations_only: bool, reads: set) -> set | None:
+        """The items of one alternative of the rule, or None when it cannot fire."""
+        items: set = set()
         for negated, held, conds in variant:
             if held is not None and self._holds_now(held, reads):
-                return False, set(), set()   # what it must not see is already there (a red flag)
+                return None     # what it must not see is already there (a red flag)
             for pattern, index, ftype in conds:
-                via = None
                 if ftype.derived:
-                    ok, more, via = self._derived(rule, pattern, index, negated, reads)
+                    ok, more = self._derived(rule, pattern, index, negated, reads)
+                    if negated or not negations_only:
+                        items.update(more)
                 else:
-                    ok, more = self._input(index, ftype, reads)
-                if negated or not negations_only:
-                    needs.update(more)
-                    if via is not None:
-                        patterns.add(via)
+                    ok = self._input(index, reads)
+                    if negated or not negations_only:
+                        items.add(index)
                 if not ok and not negated:
-                    return False, set(), set()
-        return True, needs, patterns
+                    return None
+        return items
 
+    # -- derived patterns -------------------------------------------------------------------------
     def _holds_now(self, index: int, reads: set) -> bool:
         """Whether a one-pattern 'not' without variables already sees a matching fact.
 
@@ -361,25 +298,24 @@ class Walk:
         return self.stable[fact_id]
 
     def _derived(self, rule: Rule, pattern: Pattern, index: int, negated: bool,
-                 reads: set) -> tuple[bool, tuple, int | None]:
-        """(whether a fact matching the derived pattern is or may come, what that waits on, or
-        the pattern whose producers' answers stand for it when they are shared)."""
+                 reads: set) -> tuple[bool, tuple]:
+        """(whether a fact matching the derived pattern is or may come, the items of what that
+        waits on: the pattern when its producers are shared, else their answers)."""
         reads.add(("present", index))
-        present = self.present.get(index)
-        if present is None:
-            present = self.present[index] = any(
-                match_pattern(pattern, f, {}) is not None for f in self.derived.get(pattern.type, ()))
+        present = index in self.present
         if present and not negated and not self.rules.varies[rule.id]:
-            return True, (), None
+            return True, ()
         reads.add(("ok", index))
-        ok, needs = self._producers(index)
+        together = self._producers(index)
+        ok = present or together.alive > 0
         if self.share:
-            return present or ok, (), index
-        return present or ok, needs, None
+            return ok, (index,)
+        return ok, together.keys(self.memory)
 
-    def _producers(self, index: int) -> tuple[bool, tuple]:
-        """Whether an unsettled rule that could conclude a fact matching derived pattern
-        ``index`` can still fire, and what those rules wait on."""
+
+    def _producers(self, index: int) -> Together:
+        """The unsettled rules that could conclude a fact matching derived pattern ``index``:
+        whether one can still fire, and what they wait on."""
         together = self.memory.together.get(index) if self.share else None
         if together is None:
             together = Together()
@@ -387,29 +323,66 @@ class Walk:
                 together.put(producer.id, self._part(producer))
             if self.share:
                 self.memory.together[index] = together
-        return together.outcome()
+        return together
 
-    def _part(self, producer: Rule) -> tuple | None:
-        """What a rule adds to the patterns it could conclude: what it waits on, or None when it
-        fired and cannot say anything new, or can no longer fire."""
+    def _part(self, producer: Rule) -> frozenset | None:
+        """What a rule adds to the patterns it could conclude: its items, or None when it fired
+        and cannot say anything new, or can no longer fire."""
         if producer.id in self.fired and not self.rules.varies[producer.id]:
             return None
-        alive, needs = self.rule(producer)
-        return needs if alive else None
+        alive, items = self.rule(producer)
+        return items if alive else None
+
+    # -- input patterns ----------------------------------------------------------------------------
+    def _input(self, index: int, reads: set) -> bool:
+        """Whether a fact of an input type can still match pattern ``index`` (what it waits on
+        is kept with it: the rule's item)."""
+        reads.add(("match", index))
+        known = self.memory.inputs.get(index)
+        if known is None:
+            known = self.memory.inputs[index] = self._input_now(index)
+        return known[0]
+
+    def _input_now(self, index: int) -> tuple[bool, frozenset]:
+        """(whether a fact of an input type can still match pattern ``index``, the answers that
+        decide it, those already given among them: see :func:`live`)."""
+        tested, checks, _, bare = self.rules.checks[index]
+        ftype = self.rules.vocab.types[self.rules.patterns[index].type]
+        if ftype.many:
+            products = self.answers.get(PRODUCTS_KEY)
+            if products is None:            # entries not known yet: the products question decides
+                return True, frozenset([PRODUCTS_KEY, *(f"routine[*].{f}" for f in tested if f != "product")])
+            if not isinstance(products, tuple):
+                return False, frozenset()
+            ok, needs = False, set()
+            for prefix, fields in self._entries(products):
+                if _passes(checks, fields):
+                    ok = True
+                    needs.update(prefix + f for f in tested if f not in _ENTRY_GIVEN)
+            return ok, frozenset(needs)
+        fields, keys = self._answered(ftype)
+        if not _passes(checks, fields):
+            return False, frozenset()
+        needs = {keys[f] for f in tested}
+        if bare and not fields:             # needs only that the section exists
+            first = next((f for f in ftype.fields if not ftype.fields[f].generated), None)
+            if first:
+                needs.add(field_key(self.rules.vocab, ftype.name, first))
+        return True, frozenset(needs)
 
     def _answered(self, ftype) -> tuple[dict, dict]:
         """(field -> answer, field -> answer key) of a one-fact input type, worked out once a
         walk (every rule's patterns on the type ask it)."""
-        known = self.inputs.get(ftype.name)
+        known = self.answered.get(ftype.name)
         if known is None:
             keys = {fname: field_key(self.rules.vocab, ftype.name, fname) for fname in ftype.fields}
             fields = {fname: self.answers[key] for fname, key in keys.items() if key in self.answers}
-            known = self.inputs[ftype.name] = (fields, keys)
+            known = self.answered[ftype.name] = (fields, keys)
         return known
 
     def _entries(self, products: tuple) -> list[tuple[str, dict]]:
         """(answer-key prefix, fields answered) of each routine entry, worked out once a walk."""
-        known = self.inputs.get(("entries",))
+        known = self.answered.get(("entries",))
         if known is None:
             known = []
             for index, product in enumerate(products):
@@ -417,41 +390,8 @@ class Walk:
                 fields = {"product": product, "entry": index}
                 fields.update({k[len(prefix):]: v for k, v in self.answers.items() if k.startswith(prefix)})
                 known.append((prefix, fields))
-            self.inputs[("entries",)] = known
+            self.answered[("entries",)] = known
         return known
-
-    def _input(self, index: int, ftype, reads: set) -> tuple[bool, set]:
-        """Whether a fact of an input type can still match pattern ``index``, and the answers
-        that decide it (worked out once a walk for patterns alike)."""
-        tested, checks, reading, bare = self.rules.checks[index]
-        reads.update(reading)
-        known = self.inputs.get(index)
-        if known is None:
-            known = self.inputs[index] = self._input_now(ftype, tested, checks, bare)
-        return known
-
-    def _input_now(self, ftype, tested: list, checks: list, bare: bool) -> tuple[bool, set]:
-        if ftype.many:
-            products = self.answers.get(PRODUCTS_KEY)
-            if products is None:            # entries not known yet: the products question decides
-                return True, {PRODUCTS_KEY} | {f"routine[*].{f}" for f in tested if f != "product"}
-            if not isinstance(products, tuple):
-                return False, set()
-            ok, needs = False, set()
-            for prefix, fields in self._entries(products):
-                if _passes(checks, fields):
-                    ok = True
-                    needs |= {prefix + f for f in tested if f not in fields}
-            return ok, needs
-        fields, keys = self._answered(ftype)
-        if not _passes(checks, fields):
-            return False, set()
-        needs = {keys[f] for f in tested if f not in fields}
-        if bare and not fields:             # needs only that the section exists
-            first = next((f for f in ftype.fields if not ftype.fields[f].generated), None)
-            if first:
-                needs.add(field_key(self.rules.vocab, ftype.name, first))
-        return True, needs
 
 
 def _passes(checks: list, fields: dict) -> bool:
