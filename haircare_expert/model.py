@@ -50,22 +50,35 @@ class JsonFields:
 
 #: Per class, its ``to_json`` as one function (see :func:`_json_writer`).
 _JSON_WRITERS: dict[type, Any] = {}
+#: Per class, its ``json_view`` as one function (see :func:`_json_writer`).
+_VIEW_WRITERS: dict[type, Any] = {}
 
 
-def _json_writer(cls: type):
+def _json_writer(cls: type, view: bool = False):
     """``cls``'s fields written out as one dict display, generated once from the field metadata
     (as :mod:`dataclasses` generates ``__init__``): a batch writes tens of thousands of these
-    objects a second, and a loop over ``fields()`` reading the metadata of each was most of it."""
-    writer = _JSON_WRITERS.get(cls)
+    objects a second, and a loop over ``fields()`` reading the metadata of each was most of it.
+
+    With ``view`` the function writes the same members with the values as they are (see
+    :meth:`Consultation.json_view`): no value converted, no list copied.
+    """
+    cache = _VIEW_WRITERS if view else _JSON_WRITERS
+    writer = cache.get(cls)
     if writer is None:
         members = []
         for f in fields(cls):
             if f.metadata.get("json", True) is False:
                 continue
-            if f.metadata.get("sort"):
+            if f.metadata.get("sort") and view:
+                # no new dict for one in order already (most are empty)
+                value = (f"(v if type(v := self.{f.name}) is dict and len(v) < 2 "
+                         f"else dict(sorted(v.items())))")
+            elif f.metadata.get("sort"):
                 # json_value(dict(sorted(...))) without the intermediate dict
                 value = (f"{{k: x if type(x) in _PLAIN else _json(x) "
                          f"for k, x in sorted(self.{f.name}.items())}}")
+            elif view:
+                value = f"self.{f.name}"
             else:
                 # json_value(self.x) written out, so the common cases make no call
                 value = (f"(v if (t := type(v := self.{f.name})) in _PLAIN else "
@@ -74,9 +87,35 @@ def _json_writer(cls: type):
             members.append(f"{f.metadata.get('key', f.name)!r}: {value},")
         source = "def to_json(self):\n    return {\n" + "\n".join(f"        {m}" for m in members) + "\n    }\n"
         scope: dict = {"_json": json_value, "_PLAIN": _PLAIN}
-        exec(compile(source, f"<to_json of {cls.__qualname__}>", "exec"), scope)   # our own text only
-        writer = _JSON_WRITERS[cls] = scope["to_json"]
+        kind = "json_view" if view else "to_json"
+        exec(compile(source, f"<{kind} of {cls.__qualname__}>", "exec"), scope)   # our own text only
+        writer = cache[cls] = scope["to_json"]
     return writer
+
+
+def _view_writer(kind: type):
+    """The function writing a ``kind`` object's :meth:`Consultation.json_view` part, or ``None``
+    when ``kind``'s ``to_json`` is not one this module wrote (a subclass's own, one replaced, or
+    no ``to_json`` at all): then only ``to_json()`` says what is written."""
+    to_json = getattr(kind, "to_json", None)
+    if to_json is JsonFields.to_json:
+        return _json_writer(kind, view=True)
+    if kind is Fact and to_json is _FACT_TO_JSON:
+        return _fact_view
+    return None
+
+
+def _list_view(items) -> list | None:
+    """``[item.to_json() for item in items]`` as views, or ``None`` if an item has none."""
+    if type(items) is not list and type(items) is not tuple:
+        return None
+    kinds = set(map(type, items))
+    writers = {kind: _view_writer(kind) for kind in kinds}
+    if None in writers.values():
+        return None
+    if len(writers) == 1:
+        return list(map(writers.popitem()[1], items))
+    return [writers[type(item)](item) for item in items]
 
 
 @dataclass(frozen=True)
@@ -100,6 +139,13 @@ class Fact:
         return {"id": self.id, "type": self.type,
                 "fields": {k: v if type(v) in _PLAIN else plain(v) for k, v in self.fields.items()},
                 "origin": self.origin}
+
+
+_FACT_TO_JSON = Fact.to_json
+
+
+def _fact_view(fact: Fact) -> dict:
+    return {"id": fact.id, "type": fact.type, "fields": fact.fields, "origin": fact.origin}
 
 
 def _typed(value):
@@ -206,16 +252,11 @@ class Consultation:
         return {firing.rule for firing in self.trace}
 
     def to_json(self) -> dict:
-        return self.json_members(advice_objects=False)
-
-    def json_members(self, advice_objects: bool) -> dict:
-        """``to_json()``; with ``advice_objects`` the ``advice`` member holds the Advice objects
-        themselves, not their JSON (for an encoder that writes them from the objects)."""
         return {
             "schema": self.SCHEMA,
             "client": dict(self.client),
             "knowledge_base": dict(self.knowledge_base),
-            "advice": list(self.advice) if advice_objects else [a.to_json() for a in self.advice],
+            "advice": [a.to_json() for a in self.advice],
             "schedule": {day: list(self.schedule.get(day, [])) for day in WEEKDAYS},
             "wash_day_order": list(self.wash_day_order),
             "plan": [p.to_json() for p in self.plan],
@@ -223,3 +264,42 @@ class Consultation:
             "facts": [f.to_json() for f in self.facts],
             "trace": [t.to_json() for t in self.trace],
         }
+
+    def json_view(self) -> dict | None:
+        """``to_json()`` without its copies, for an encoder that writes it at once: the same
+        members in the same order with the values as they are (a tuple stays a tuple, which JSON
+        writes as an array; the record's own lists and mappings, not copies), or ``None`` when
+        ``to_json`` or a part's ``to_json`` is not the one this module wrote (looked up on
+        the classes: a ``to_json`` assigned to one object is not seen).
+
+        Its text equals ``to_json()``'s only where every value in it is JSON data of the exact
+        built-in types (``str``, ``int``, ``float``, ``bool``, ``None``, ``list``, ``tuple``,
+        ``dict``): ``to_json()`` converts the rest (an object of ours nested in a field, a
+        subclass of ``list``), so an encoder checks the types before it writes a view. Encode
+        it before anything changes the record.
+        """
+        schedule, sequences = self.schedule, (list, tuple)
+        if (type(self).to_json is not _CONSULTATION_TO_JSON or type(self.client) is not dict
+                or type(self.knowledge_base) is not dict or type(schedule) is not dict
+                or type(self.wash_day_order) not in sequences
+                or not all(type(schedule.get(day, ())) in sequences for day in WEEKDAYS)):
+            return None     # to_json() copies what it is: an iterator once only, say
+        parts = [_list_view(items) for items in (self.advice, self.plan, self.conflicts, self.facts, self.trace)]
+        if None in parts:
+            return None
+        advice, plan, conflicts, facts, trace = parts
+        return {
+            "schema": self.SCHEMA,
+            "client": self.client,
+            "knowledge_base": self.knowledge_base,
+            "advice": advice,
+            "schedule": {day: schedule.get(day, ()) for day in WEEKDAYS},
+            "wash_day_order": self.wash_day_order,
+            "plan": plan,
+            "conflicts": conflicts,
+            "facts": facts,
+            "trace": trace,
+        }
+
+
+_CONSULTATION_TO_JSON = Consultation.to_json

@@ -215,22 +215,57 @@ def test_the_next_run_removes_only_temp_files_whose_writer_is_gone(tmp_path):
 
 def test_an_advice_changed_after_encoding_is_written_as_it_now_is(advisor, profiles):
     """A caller who edits a consultation's advice (steps, sources, text) and encodes it again
-    gets the JSON of the edited advice, not the text remembered for the advice before."""
+    gets the JSON of the edited advice, not the text written for the advice before."""
     encode = batch.Encoder()
     consultation = next(c for c in map(advisor.consult, profiles[:50]) if c.advice)
     dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
-    assert encode(consultation) == dumps(consultation.to_json())
+
+    def expected():
+        return dumps(consultation.to_json()).encode("utf-8")
+
+    assert encode(consultation) == expected()
     advice = consultation.advice[0]
     advice.steps.append("Rinse with cool water.")
     advice.sources.append({"source": "x", "section": "y"})
     advice.matched_facts.append("f-extra")
-    assert encode(consultation) == dumps(consultation.to_json())
+    assert encode(consultation) == expected()
     advice.steps[-1] = 1
-    assert encode(consultation) == dumps(consultation.to_json())
+    assert encode(consultation) == expected()
     advice.steps[-1] = True
-    assert encode(consultation) == dumps(consultation.to_json())
+    assert encode(consultation) == expected()
     advice.steps[-1] = "Rinse with cool water."
     advice.sources[-1]["section"] = 2
-    assert encode(consultation) == dumps(consultation.to_json())
+    assert encode(consultation) == expected()
     advice.text = "Changed text."
-    assert encode(consultation) == dumps(consultation.to_json())
+    assert encode(consultation) == expected()
+
+
+def test_a_batch_of_one_chunk_starts_no_worker_and_the_first_chunk_is_advised_here(tmp_path, profiles, monkeypatch):
+    """With --jobs 2 the first chunk is advised by the batch process itself before any worker
+    forks (they inherit what it warmed): a batch that fits in one chunk starts no worker, and a
+    longer one still gives the bytes of one process."""
+    import concurrent.futures
+
+    source, one, many = tmp_path / "in.jsonl", tmp_path / "one.jsonl", tmp_path / "many.jsonl"
+    write_lines(source, profiles[:30])
+    batch.run(source, one, jobs=1, chunk=30)
+
+    def no_pool(*args, **kwargs):
+        raise AssertionError("a worker pool was started")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(concurrent.futures, "ProcessPoolExecutor", no_pool)
+        batch.run(source, many, jobs=2, chunk=30)
+    assert many.read_bytes() == one.read_bytes()
+    submitted = []
+    real = concurrent.futures.ProcessPoolExecutor
+
+    class Counting(real):
+        def submit(self, fn, name, part):
+            submitted.append(part[0][0])
+            return super().submit(fn, name, part)
+
+    monkeypatch.setattr(concurrent.futures, "ProcessPoolExecutor", Counting)
+    batch.run(source, many, jobs=2, chunk=7)
+    assert many.read_bytes() == one.read_bytes()
+    assert submitted == [8, 15, 22, 29]     # lines 1-7 were advised here

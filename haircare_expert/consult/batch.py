@@ -10,7 +10,9 @@ renamed only when every line has succeeded. Fix the line (or take it out) and ru
 
 With ``jobs > 1`` the lines are cut into chunks and advised in worker processes; the pool
 initializer gives each worker one Advisor (inherited from the parent where processes fork, built
-from the rule folders where they are spawned). Results are written in input order.
+from the rule folders where they are spawned). Where they fork, the parent advises the first
+chunk itself before starting them, so they inherit what it warmed. Results are written in input
+order. Each line is written by :class:`Encoder` (orjson, or the stdlib where orjson would differ).
 
 Stopping a batch (a bad line, Ctrl-C, or SIGTERM, which the CLI turns into an interrupt)
 terminates the workers and removes the temporary file; a worker whose parent is killed outright
@@ -31,16 +33,16 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
 from typing import BinaryIO
 
+import orjson
+
 from haircare_expert import yamlio
 from haircare_expert.atomic import atomic_writer, check_target
 from haircare_expert.errors import HaircareError, ProfileError
-from haircare_expert.model import Advice, Consultation, json_value
 
 #: How often (seconds) a worker looks whether the batch that started it is still there.
 PARENT_POLL = 0.5
@@ -106,123 +108,81 @@ def parse_line(raw: bytes, where: str):
 _SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
 
 
-_CONSULTATION_JSON = Consultation.to_json
-_ADVICE_JSON = Advice.to_json
-
-
-def _texts_only(steps, sources) -> bool:
-    """Whether the steps are strings and the sources mappings of strings to strings."""
-    return (type(steps) is list and all(type(s) is str for s in steps) and type(sources) is list
-            and all(type(d) is dict and all(type(v) is str for v in d.values()) for d in sources))
-
-
-def _copied(value):
-    """A deep copy of lists and dicts (the rest is immutable data)."""
-    if type(value) is list:
-        return [_copied(v) for v in value]
-    if type(value) is dict:
-        return {k: _copied(v) for k, v in value.items()}
-    return value
-
-
-#: ``json.dumps(data, ensure_ascii=False, separators=(",", ":"))``; plain data from to_json():
-#: no cycles to look for.
+#: ``json.dumps(data, ensure_ascii=False, separators=(",", ":"))``: the definition of a line.
+#: Plain data from to_json(): no cycles to look for.
 _dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), check_circular=False).encode
+
+#: The exact types orjson writes exactly as ``_dumps`` does (checked for every character of
+#: every string, and for ints up to 64 bits; orjson refuses the rest, and a string with a lone
+#: surrogate). Not float: orjson writes 1e-05 as 0.00001 and NaN as null.
+_AS_JSON_DOES = frozenset({str, int, bool, type(None), list, tuple, dict})
+
+#: Nesting deeper than this (far deeper than a record) is left to the stdlib.
+_MAX_DEPTH = 64
+
+
+def _written_as_json_does(data) -> bool:
+    """Whether every value in ``data`` is of a type in :data:`_AS_JSON_DOES`.
+
+    Level by level: ``gc.get_referents`` of lists, tuples and dicts is their items (keys and
+    values), at C speed, and stops at strings and numbers (which hold no references).
+    """
+    level = [data]
+    for _ in range(_MAX_DEPTH):
+        if not _AS_JSON_DOES.issuperset(map(type, level)):
+            return False
+        level = gc.get_referents(*level)
+        if not level:
+            return True
+    return False        # a cycle, or deeper than any record: the stdlib decides
+
+
+def _referents_hold_every_value() -> bool:
+    """Whether this Python's ``gc.get_referents`` lists every item of a list, tuple and dict
+    (CPython does; its documentation promises only the items that can hold references). Where
+    it does not, :class:`Encoder` writes every line with the stdlib."""
+    value = 0.5
+    return all(any(item is value for item in gc.get_referents(container))
+               for container in ([value], (value,), {"key": value}, {1: value}))
 
 
 class Encoder:
-    """The compact JSON text of a consultation: exactly ``_dumps(consultation.to_json())``, with
-    the blocks that repeat from client to client encoded once.
+    """``encode(consultation)``: the batch line of a consultation, as UTF-8 bytes, exactly
+    ``_dumps(consultation.to_json()).encode("utf-8")``.
 
-    A JSON object's text is its members' texts joined, so each top-level member is encoded on
-    its own: the ``knowledge_base`` block (the same for every client of a knowledge base) is
-    reused while it is equal to the last one, and each advice object reuses the text of
-    everything before its two last members (``matched_facts`` and ``fired``, which vary) while
-    those members are equal to the ones encoded. An advice whose last members are not those
-    two is encoded whole, so a change of ``to_json`` cannot make the text differ.
+    The line is written by orjson from :meth:`~haircare_expert.model.Consultation.json_view`
+    (no copy of the record made first) when every value in it is of a type that orjson writes
+    as the stdlib does (:func:`_written_as_json_does`); anything else -- a float, an object of
+    another type, an int beyond 64 bits, a non-text key, a lone surrogate, a ``to_json`` of
+    one's own -- is written by the stdlib from ``to_json()``, as it always was. ``fast`` and
+    ``slow`` count the lines written each way.
     """
 
-    _VARYING = ["matched_facts", "fired"]
+    def __init__(self):
+        self.fast = 0
+        self.slow = 0
 
-    def __init__(self, limit: int = 4096):
-        self._limit = limit
-        self._kb: tuple = ({}, "{}")
-        self._advice: dict[tuple, tuple] = {}
-        self._keys: dict[str, str] = {}
-
-    def __call__(self, consultation) -> str:
-        # The advice objects as they are (no dict per advice) when nothing overrides to_json.
-        direct = type(consultation) is Consultation and Consultation.to_json is _CONSULTATION_JSON
-        data = consultation.json_members(advice_objects=True) if direct else consultation.to_json()
-        parts = []
-        for name, value in data.items():
-            key = self._keys.get(name)
-            if key is None:
-                key = self._keys[name] = _dumps(name) + ":"
-            if name == "knowledge_base":
-                text = self._knowledge_base(value)
-            elif name == "advice" and direct:
-                text = "[" + ",".join([self._advice_object(a) for a in value]) + "]"
-            elif name == "advice" and type(value) is list:
-                text = "[" + ",".join([self._one_advice(a) for a in value]) + "]"
-            else:
-                text = _dumps(value)
-            parts.append(key + text)
-        return "{" + ",".join(parts) + "}"
-
-    def _knowledge_base(self, value) -> str:
-        last, text = self._kb
-        if value != last:
-            text = _dumps(value)
-            self._kb = (value, text)
-        return text
-
-    def _advice_object(self, advice) -> str:
-        """``self._one_advice(json_value(advice))``, from the Advice itself: its fixed members'
-        text is looked up by its strings and compared by its lists, not rebuilt as a dict."""
-        if type(advice) is not Advice or Advice.to_json is not _ADVICE_JSON:
-            return self._one_advice(json_value(advice))
-        key = ("advice", advice.rule, advice.kind, advice.title, advice.text, advice.because)
-        cached = self._advice.get(key)
-        if cached is None or cached[0] != advice.steps or cached[1] != advice.sources:
-            data = advice.to_json()
-            # Only texts are remembered: 1, 1.0 and True are equal in a comparison but not in JSON.
-            if list(data)[-2:] != self._VARYING or not _texts_only(advice.steps, advice.sources):
-                return _dumps(data)
-            if len(self._advice) >= self._limit:
-                self._advice.clear()
-            fixed = list(data.items())[:-2]
-            prefix = _dumps(dict(fixed))[:-1] + ("," if fixed else "")
-            # copies: a later change to this advice's lists must not change the cached key
-            cached = self._advice[key] = (_copied(advice.steps), _copied(advice.sources), prefix)
-        facts, fired = advice.matched_facts, advice.fired
-        return (cached[2] + '"matched_facts":' + _dumps(json_value(facts)) + ',"fired":'
-                + (int.__repr__(fired) if type(fired) is int else _dumps(json_value(fired))) + "}")
-
-    def _one_advice(self, advice) -> str:
-        if type(advice) is not dict or list(advice)[-2:] != self._VARYING:
-            return _dumps(advice)
-        items = list(advice.items())
-        fixed = items[:-2]
-        # The strings come from the rule (their hashes are cached); the lists are compared.
-        key = tuple([v if type(v) is str else None for _, v in fixed])
-        cached = self._advice.get(key)
-        if cached is None or cached[0] != fixed:
-            if len(self._advice) >= self._limit:
-                self._advice.clear()
-            prefix = _dumps(dict(fixed))[:-1] + ("," if fixed else "")
-            cached = self._advice[key] = (fixed, prefix)
-        facts, fired = advice["matched_facts"], advice["fired"]
-        return (cached[1] + '"matched_facts":' + _dumps(facts) + ',"fired":'
-                + (int.__repr__(fired) if type(fired) is int else _dumps(fired)) + "}")
+    def __call__(self, consultation) -> bytes:
+        if _FAST:
+            try:
+                view = consultation.json_view()
+                if view is not None and _written_as_json_does(view):
+                    line = orjson.dumps(view)
+                    self.fast += 1
+                    return line
+            except Exception:   # whatever the fast path cannot do, to_json() does as it always did
+                pass
+        self.slow += 1
+        return _dumps(consultation.to_json()).encode("utf-8")
 
 
-def advise_line(advisor, raw: bytes, where: str, encode=None) -> str:
-    """The compact contract JSON for one input line (``encode``: an :class:`Encoder`)."""
+_FAST = _referents_hold_every_value()
+
+
+def advise_line(advisor, raw: bytes, where: str, encode=None) -> bytes:
+    """The compact contract JSON for one input line, as UTF-8 (``encode``: an :class:`Encoder`)."""
     consultation = advisor.consult(parse_line(raw, where), where)
-    if encode is None:
-        return _dumps(consultation.to_json())
-    return encode(consultation)
+    return (encode or Encoder())(consultation)
 
 
 def _rebuild(cls: type, where: str, what: str) -> HaircareError:
@@ -232,7 +192,7 @@ def _rebuild(cls: type, where: str, what: str) -> HaircareError:
     return error
 
 
-def _advise_chunk(advisor, name: str, chunk: Sequence[tuple[int, bytes]], encode=None) -> list[str]:
+def _advise_chunk(advisor, name: str, chunk: Sequence[tuple[int, bytes]], encode=None) -> list[bytes]:
     out = []
     for number, raw in chunk:
         where = f"{name}:{number}"
@@ -304,9 +264,9 @@ def _work(name: str, chunk: list[tuple[int, bytes]]):
     return last, len(out), _lines(out), None
 
 
-def _lines(out: list[str]) -> bytes:
-    """The output lines as the output file holds them (UTF-8, one per line)."""
-    return ("\n".join(out) + "\n").encode("utf-8") if out else b""
+def _lines(out: list[bytes]) -> bytes:
+    """The output lines as the output file holds them (one per line)."""
+    return b"\n".join(out) + b"\n" if out else b""
 
 
 def _chunks(lines: Iterable[tuple[int, bytes]], size: int) -> Iterator[list[tuple[int, bytes]]]:
@@ -319,16 +279,28 @@ def _parallel(name: str, lines, jobs: int, advisor, rules_dirs: tuple,
               chunk: int) -> Iterator[tuple[int, int, bytes]]:
     """(last line number, profiles, output text) per chunk, advised in ``jobs`` processes and
     yielded in input order, with a few chunks in flight per worker."""
+    from concurrent.futures import ProcessPoolExecutor  # here: a one-process batch needs none
+
+    parts = _chunks(lines, chunk)
     if "fork" in multiprocessing.get_all_start_methods():
-        # A forked worker inherits the compiled Advisor (initargs are not pickled under fork).
+        # A forked worker inherits the compiled Advisor (initargs are not pickled under fork),
+        # and what the first chunk warms here: each rule text compiled, each product looked up
+        # once for all workers rather than once in each. A batch of one chunk starts none.
+        first = next(parts, None)
+        if first is None:
+            return
+        out = _advise_chunk(advisor, name, first, Encoder())
+        yield first[-1][0], len(out), _lines(out)
         context, initargs = multiprocessing.get_context("fork"), (rules_dirs, advisor)
     else:
         context, initargs = None, (rules_dirs, None)
-    pool = ProcessPoolExecutor(max_workers=jobs, mp_context=context, initializer=_init_worker,
-                               initargs=initargs)
     pending: deque = deque()
+    pool = None
     try:
-        for part in _chunks(lines, chunk):
+        for part in parts:
+            if pool is None:
+                pool = ProcessPoolExecutor(max_workers=jobs, mp_context=context, initializer=_init_worker,
+                                           initargs=initargs)
             pending.append(pool.submit(_work, name, part))
             if len(pending) >= jobs * 4:
                 yield _result(pending.popleft())
@@ -337,13 +309,15 @@ def _parallel(name: str, lines, jobs: int, advisor, rules_dirs: tuple,
     except BaseException:
         # A bad line, Ctrl-C, SIGTERM or the generator closed early: the chunks still running
         # are wasted work, so the workers are stopped now rather than waited for.
-        _stop(pool)
+        if pool is not None:
+            _stop(pool)
         raise
     finally:
-        pool.shutdown(wait=True, cancel_futures=True)
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
 
 
-def _stop(pool: ProcessPoolExecutor) -> None:
+def _stop(pool) -> None:
     """Cancel what has not started and terminate the worker processes."""
     if hasattr(pool, "terminate_workers"):     # Python 3.14+
         with contextlib.suppress(Exception):
