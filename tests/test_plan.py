@@ -1,7 +1,6 @@
 """The plan stage turns every rule that fired into a plan a consultant would hand over: few new things at a time, fixes first, patch tests on a reactive scalp, nothing paused still told, and a week 1 calendar that matches it."""
 from __future__ import annotations
 
-import dataclasses
 import json
 
 import pytest
@@ -174,7 +173,7 @@ def test_the_plan_policy_is_data_and_changing_it_changes_the_plan(advisor):
     assert len([s for s in c.plan if s.new and s.start_week == 1]) == 2
     data = json.loads(json.dumps(POLICY.data))
     data["limits"]["new_per_week"] = 1
-    strict = plan_stage.build(SHIPPED, c.facts, c.trace, dataclasses.replace(POLICY, data=data))
+    strict = plan_stage.build(SHIPPED, c.facts, c.trace, plan_stage.Policy(data))
     assert len([s for s in strict.steps if s.new and s.start_week == 1]) == 1
     assert sorted(strict.starts.values()) == [1, 3, 5, 7]
 

@@ -7,10 +7,9 @@ report format, explanation and audit reads.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from functools import cache, lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from haircare_expert.consult import plan as plan_stage
 from haircare_expert.consult.schedule import plan
@@ -98,9 +97,9 @@ def render_text(rule: Rule, text: str, bindings: dict) -> str:
     return filled
 
 
-@dataclass(frozen=True)
-class _AdviceRule:
-    """What assembling the advice reads of one rule, worked out once per rulebook."""
+class _AdviceRule(NamedTuple):
+    """What assembling the advice reads of one rule, worked out once per rulebook (a named
+    tuple: a frozen dataclass costs a cold start ~1.4 ms to define)."""
 
     rule: Rule
     gives_advice: bool      #: its kind is one of the advice kinds (else it only derives facts)

@@ -14,7 +14,7 @@ that start later with their week. Nothing here is advice text of its own beyond 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from haircare_expert.consult.policy import Policy, load_policy
 from haircare_expert.knowledge.rulebook import Rule, Rulebook, ScheduleEntry
@@ -77,9 +77,9 @@ def rule_action(rule: Rule) -> str | None:
     return None
 
 
-@dataclass(frozen=True)
-class RuleFacts:
-    """What the plan stage reads of one rule for every client, worked out once per rulebook."""
+class RuleFacts(NamedTuple):
+    """What the plan stage reads of one rule for every client, worked out once per rulebook (a
+    named tuple: a frozen dataclass costs a cold start ~1.4 ms to define)."""
 
     rule: Rule
     product: str | None     #: :func:`rule_product`
@@ -92,8 +92,7 @@ class RuleFacts:
     in_week: bool           #: it has calendar entries or wash-day steps
 
 
-@dataclass(frozen=True)
-class PlanData:
+class PlanData(NamedTuple):
     """The rulebook as the plan stage reads it (:meth:`Rulebook.derived` keeps it per rulebook)."""
 
     rules: dict[str, RuleFacts]
