@@ -443,7 +443,8 @@ def batch_reference(count: int, reference: str, rounds: int = 3) -> None:
                 if number:
                     cpu[label].append((_children_cpu() - used) / count)
     version = subprocess.run([reference, "-c", "import haircare_expert, sys; "
-                              "sys.stdout.write(haircare_expert.__file__)"], capture_output=True, text=True).stdout
+                              "sys.stdout.write(haircare_expert.__file__)"], capture_output=True, text=True,
+                             cwd=tempfile.gettempdir()).stdout   # not this checkout's package
     ours, theirs = (statistics.median(cpu[label]) for label in ("this version", "reference"))
     table(f"haircare batch, {count} profiles, 1 job, whole command: this version against the reference "
           f"({version or reference}), alternating, median of {rounds} rounds",
