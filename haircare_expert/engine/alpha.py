@@ -155,7 +155,7 @@ def replay(plan: list, fact) -> None:
     fields are all given in the rule has the same content every time it is declared, and the
     alpha tests read nothing but the content: the plan is each :func:`deliver` call's
     terminals and context, the context as (name, value, is it the fact) triples (``None``:
-    empty; a name: the fact alone). It is :func:`deliver` for valid tokens, inline."""
+    empty; a name: the fact alone), each handed to :func:`deliver` as a valid token."""
     data = (fact,)
     for terminals, template in plan:
         if template is None:
@@ -164,16 +164,7 @@ def replay(plan: list, fact) -> None:
             context = {template: fact}
         else:
             context = {name: fact if is_fact else value for name, value, is_fact in template}
-        for memory, touched, gated, always in terminals:
-            if memory is not None:
-                if not memory:
-                    touched.append(memory)
-                memory.append((data, context))
-                for opposite, callback in gated:
-                    if opposite:
-                        callback(VALID, data, context)
-            for callback in always:
-                callback(VALID, data, context)
+        deliver(terminals, VALID, data, context)
 
 
 def _screened(table: dict, value: tuple, fact, tag, data, context) -> None:

@@ -78,32 +78,21 @@ class QuickJoinNode(OrdinaryMatchNode):
 
     def pair_left(self, tag, data, context):
         """A left token (already in, or out of, the left memory) against the right memory."""
-        right = self.right_memory
-        shared = self._shared
-        if shared is None:
-            shared = self._shared = tuple(key for key in context if key in right[0][1])
-        budget, out = self._budget, self._out
-        for other_data, other_context in right:
-            for key in shared:
-                if context[key] != other_context[key]:
-                    break
-            else:
-                merged = {**context, **other_context}
-                budget[0] -= 1
-                if budget[0] < 0:
-                    raise BudgetExceeded("partial_matches", self)
-                facts = data + other_data
-                for callback in out:
-                    callback(tag, facts, merged)
+        self._pair(tag, data, context, self.right_memory, True)
 
     def pair_right(self, tag, data, context):
         """A right token (already in, or out of, the right memory) against the left memory."""
-        left = self.left_memory
+        self._pair(tag, data, context, self.left_memory, False)
+
+    def _pair(self, tag, data, context, others, is_left):
+        """A token of one side against each token in ``others``, the other side's memory: each
+        pair that agrees on the variables both sides bind goes on down, its facts the left
+        token's first."""
         shared = self._shared
         if shared is None:
-            shared = self._shared = tuple(key for key in context if key in left[0][1])
+            shared = self._shared = tuple(key for key in context if key in others[0][1])
         budget, out = self._budget, self._out
-        for other_data, other_context in left:
+        for other_data, other_context in others:
             for key in shared:
                 if context[key] != other_context[key]:
                     break
@@ -112,7 +101,7 @@ class QuickJoinNode(OrdinaryMatchNode):
                 budget[0] -= 1
                 if budget[0] < 0:
                     raise BudgetExceeded("partial_matches", self)
-                facts = other_data + data
+                facts = data + other_data if is_left else other_data + data
                 for callback in out:
                     callback(tag, facts, merged)
 
