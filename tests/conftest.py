@@ -1,6 +1,8 @@
 """Shared fixtures: the shipped knowledge base compiled once, and tiny rule folders for tests."""
 from __future__ import annotations
 
+import subprocess
+import sys
 import textwrap
 from importlib import resources
 from pathlib import Path
@@ -61,3 +63,17 @@ def mini_advisor(rule_folder):
 
 def fired(consultation) -> list[str]:
     return [firing.rule for firing in consultation.trace]
+
+
+_LIST_MODULES = ("import sys\nfrom haircare_expert.cli import main\ntry:\n    main(sys.argv[1:])\n"
+                 "except SystemExit as exc:\n    assert exc.code == 0, exc.code\n"
+                 "print('\\n'.join(sorted(sys.modules)), file=sys.stderr)")
+
+
+def advise_json_in_fresh_process(example: Path, cwd: Path) -> tuple[str, set[str]]:
+    """``haircare advise EXAMPLE --format json`` in a new interpreter: its output and the names
+    of the modules it had loaded by the end (for tests of what a cold start imports)."""
+    done = subprocess.run([sys.executable, "-c", _LIST_MODULES, "advise", str(example), "--format", "json"],
+                          capture_output=True, text=True, cwd=cwd)
+    assert done.returncode == 0, done.stderr
+    return done.stdout, set(done.stderr.split())

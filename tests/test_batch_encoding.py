@@ -7,12 +7,10 @@ import dataclasses
 import enum
 import importlib.util
 import json
-import subprocess
-import sys
 import uuid
 
 import pytest
-from conftest import EXAMPLES, ROOT
+from conftest import EXAMPLES, ROOT, advise_json_in_fresh_process
 
 from haircare_expert.consult import batch
 from haircare_expert.model import Advice, Consultation, Fact, Firing, PlanStep
@@ -267,11 +265,6 @@ def test_a_record_edited_between_two_lines_is_written_as_it_now_is(record, encod
 def test_a_cold_json_advice_does_not_load_the_batch_encoder(tmp_path):
     """`haircare advise --format json` starts without orjson or the batch module: the batch's
     encoder costs a single advice nothing at start-up."""
-    code = ("import sys\nfrom haircare_expert.cli import main\ntry:\n    main(sys.argv[1:])\n"
-            "except SystemExit as exc:\n    assert exc.code == 0, exc.code\n"
-            "print('\\n'.join(sorted(sys.modules)), file=sys.stderr)")
-    done = subprocess.run([sys.executable, "-c", code, "advise", str(EXAMPLES[0]), "--format", "json"],
-                          capture_output=True, text=True, cwd=tmp_path)
-    assert done.returncode == 0, done.stderr
-    assert json.loads(done.stdout)["schema"] == "haircare-advice/1"
-    assert {"orjson", "haircare_expert.consult.batch"} & set(done.stderr.split()) == set()
+    stdout, loaded = advise_json_in_fresh_process(EXAMPLES[0], tmp_path)
+    assert json.loads(stdout)["schema"] == "haircare-advice/1"
+    assert {"orjson", "haircare_expert.consult.batch"} & loaded == set()

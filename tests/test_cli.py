@@ -6,7 +6,7 @@ from importlib.metadata import version
 
 import pytest
 from click.testing import CliRunner
-from conftest import EXAMPLES, ROOT
+from conftest import EXAMPLES, ROOT, advise_json_in_fresh_process
 
 from haircare_expert.cli import main
 from haircare_expert.errors import ExitCode
@@ -133,14 +133,8 @@ def test_a_cold_advise_loads_neither_the_interview_nor_the_store_nor_the_web_app
     """`haircare advise --format json` starts without importing the other commands' stacks (the
     interview, the records store and SQLAlchemy, the web app, the report templates' views) or
     importlib.metadata: a cold start pays only for what it runs."""
-    code = ("import sys\nfrom haircare_expert.cli import main\ntry:\n    main(sys.argv[1:])\n"
-            "except SystemExit as exc:\n    assert exc.code == 0, exc.code\n"
-            "print('\\n'.join(sorted(sys.modules)), file=sys.stderr)")
-    done = subprocess.run([sys.executable, "-c", code, "advise", str(EXAMPLE), "--format", "json"],
-                          capture_output=True, text=True, cwd=tmp_path)
-    assert done.returncode == 0, done.stderr
-    assert json.loads(done.stdout)["schema"] == "haircare-advice/1"
-    loaded = set(done.stderr.split())
+    stdout, loaded = advise_json_in_fresh_process(EXAMPLE, tmp_path)
+    assert json.loads(stdout)["schema"] == "haircare-advice/1"
     assert "haircare_expert.cli.advise" in loaded
     unwanted = {"haircare_expert.cli.interview", "haircare_expert.cli.records", "haircare_expert.cli.audit",
                 "haircare_expert.cli.rules", "haircare_expert.cli.serve", "haircare_expert.store",
@@ -154,14 +148,9 @@ def test_a_json_advice_with_no_values_to_fill_in_starts_without_jinja(tmp_path):
     a client whose advice has none (this example) starts without it, and gets the same JSON as
     through the library."""
     example = ROOT / "facts" / "examples" / "curls-serum-wash-days.yaml"
-    code = ("import sys\nfrom haircare_expert.cli import main\ntry:\n    main(sys.argv[1:])\n"
-            "except SystemExit as exc:\n    assert exc.code == 0, exc.code\n"
-            "print('\\n'.join(sorted(sys.modules)), file=sys.stderr)")
-    done = subprocess.run([sys.executable, "-c", code, "advise", str(example), "--format", "json"],
-                          capture_output=True, text=True, cwd=tmp_path)
-    assert done.returncode == 0, done.stderr
-    assert "jinja2" not in done.stderr.split()
-    assert done.stdout == run("advise", example, "--format", "json").stdout
+    stdout, loaded = advise_json_in_fresh_process(example, tmp_path)
+    assert "jinja2" not in loaded
+    assert stdout == run("advise", example, "--format", "json").stdout
 
 
 def _console(*args, code="", **kwargs):
