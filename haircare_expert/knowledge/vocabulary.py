@@ -17,6 +17,8 @@ from haircare_expert.model import UNKNOWN, Fact
 
 FIELD_TYPES = ("choice", "set", "int", "bool", "text", "date")
 CLIENT_FIELDS = ("name", "consultant", "date")
+#: The longest text a profile field may hold.
+MAX_TEXT = 200
 #: What :meth:`FieldSpec.plain` returns for a value that needs :meth:`FieldSpec.normalise`.
 CHECK = object()
 
@@ -68,7 +70,7 @@ class FieldSpec:
         ``unknown``), without working out where it is; :data:`CHECK` for anything else."""
         kind, vtype = self.type, type(value)
         if vtype is str:
-            if kind == "choice" and value in self._listed or kind == "text" and len(value) <= 200:
+            if kind == "choice" and value in self._listed or kind == "text" and len(value) <= MAX_TEXT:
                 return value
             if value == UNKNOWN and kind != "text":
                 return UNKNOWN
@@ -136,8 +138,8 @@ class FieldSpec:
         if not isinstance(value, (str, int, float)) or isinstance(value, bool):
             raise bad(f"expected text, got {_kind(value)}")
         text = str(value)
-        if len(text) > 200:
-            raise ProfileError(where, f"{path}: text longer than 200 characters")
+        if len(text) > MAX_TEXT:
+            raise ProfileError(where, f"{path}: text longer than {MAX_TEXT} characters")
         return text
 
 
