@@ -55,19 +55,17 @@ class _Step:
 
 def rule_product(rule: Rule) -> str | None:
     """The product a rule is about: the one it recommends, else its ``product:`` tag."""
-    return _rule_product(rule)
-
-
-def _rule_product(rule: Rule) -> str | None:
     for decl in rule.declare:
         if decl.type == "recommend":
             value = dict(decl.fields).get("product")
             if isinstance(value, str):
                 return value
-    for tag in rule.tags:
-        if tag.startswith("product:"):
-            return tag.split(":", 1)[1]
-    return None
+    return product_tag(rule)
+
+
+def product_tag(rule: Rule) -> str | None:
+    """The product a rule's ``product:`` tag names, if it has one."""
+    return next((t.split(":", 1)[1] for t in rule.tags if t.startswith("product:")), None)
 
 
 def rule_action(rule: Rule) -> str | None:
@@ -105,8 +103,8 @@ def plan_data(rulebook: Rulebook) -> PlanData:
     rules = {}
     for rule in rulebook.rules:
         rules[rule.id] = RuleFacts(
-            rule=rule, product=_rule_product(rule), action=rule_action(rule),
-            tagged=next((t.split(":", 1)[1] for t in rule.tags if t.startswith("product:")), None),
+            rule=rule, product=rule_product(rule), action=rule_action(rule),
+            tagged=product_tag(rule),
             because=rule.because.strip(), planned=rule.kind in ADVICE_KINDS or bool(rule.declare),
             hands_on=bool(rule.steps or rule.schedule),
             recommends=any(d.type == "recommend" for d in rule.declare),
